@@ -1,0 +1,89 @@
+# Makefile - one flat Makefile for the library, the programs and the tests.
+#
+#   make                 library + programs in build/$(REAL)/ (REAL=float default)
+#   make REAL=double     the same in double precision
+#   make test            builds and runs every test; ends with `N passed, N failed`
+#   make clean
+#
+# The plain build needs nothing but a C99 compiler and libm. No -march, no
+# OpenMP, no -ffast-math (it breaks NaN checks and PyTorch parity).
+# -ffp-contract=off keeps a*b+c from being fused differently by different
+# compilers, so results agree bit for bit across configurations.
+
+CC      ?= cc
+REAL    ?= float
+OPT     ?= -O2
+FPFLAGS ?= -ffp-contract=off
+WARN    ?= -Wall -Wextra -pedantic
+STD     ?= -std=c99
+LDLIBS  ?= -lm
+
+BASEFLAGS = $(STD) $(WARN) $(OPT) $(FPFLAGS) -I. -D_POSIX_C_SOURCE=200809L
+ifeq ($(REAL),double)
+REALDEF = -DGC_REAL_DOUBLE
+else ifeq ($(REAL),float)
+REALDEF =
+else
+$(error REAL must be float or double)
+endif
+
+LIB_SRC  := $(sort $(wildcard nn/*.c cam/*.c metric/*.c io/*.c))
+PROG_SRC := $(sort $(wildcard train.c eval.c bench.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_SH  := $(sort $(wildcard tests/test_*.sh))
+TEST_SUPPORT := tests/testlib.c $(wildcard tests/support_*.c)
+
+BUILD   := build/$(REAL)
+LIB     := $(BUILD)/libgc.a
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+PROGS   := $(PROG_SRC:%.c=$(BUILD)/%)
+
+# Tests always link the double-precision library (derivative checks need it).
+TBUILD   := build/double
+TLIB     := $(TBUILD)/libgc.a
+TLIB_OBJ := $(LIB_SRC:%.c=$(TBUILD)/obj/%.o)
+TSUP_OBJ := $(TEST_SUPPORT:%.c=build/tests/obj/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
+
+.PHONY: all test clean
+.SECONDARY:
+all: $(LIB) $(PROGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(REALDEF) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: $(BUILD)/obj/%.o $(LIB)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+ifneq ($(REAL),double)
+$(TBUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -DGC_REAL_DOUBLE $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(TLIB): $(TLIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+endif
+
+build/tests/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -DGC_REAL_DOUBLE $(CFLAGS) -MMD -MP -c $< -o $@
+
+build/tests/%: build/tests/obj/tests/%.o $(TSUP_OBJ) $(TLIB)
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TSUP_OBJ) $(TLIB) $(LDLIBS) -o $@
+
+# Shell tests find the programs through GC_BIN.
+test: all $(TESTS)
+	@GC_BIN=$(CURDIR)/$(BUILD) GC_REAL=$(REAL) sh tests/run.sh $(TESTS) $(TEST_SH)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TSUP_OBJ:.o=.d) $(PROGS:%=$(BUILD)/obj/%.d)
