@@ -44,6 +44,9 @@ TLIB     := $(TBUILD)/libgc.a
 TLIB_OBJ := $(LIB_SRC:%.c=$(TBUILD)/obj/%.o)
 TSUP_OBJ := $(TEST_SUPPORT:%.c=build/tests/obj/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
+# tests/tool_*.c: helper programs the shell tests call (built, not run directly)
+TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
+TOOLS    := $(TOOL_SRC:tests/%.c=build/tests/%)
 
 .PHONY: all test clean
 .SECONDARY:
@@ -80,8 +83,8 @@ build/tests/%: build/tests/obj/tests/%.o $(TSUP_OBJ) $(TLIB)
 	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDFLAGS) $< $(TSUP_OBJ) $(TLIB) $(LDLIBS) -o $@
 
 # Shell tests find the programs through GC_BIN.
-test: all $(TESTS)
-	@GC_BIN=$(CURDIR)/$(BUILD) GC_REAL=$(REAL) sh tests/run.sh $(TESTS) $(TEST_SH)
+test: all $(TESTS) $(TOOLS)
+	@GC_BIN=$(CURDIR)/$(BUILD) GC_TOOLS=$(CURDIR)/build/tests GC_REAL=$(REAL) sh tests/run.sh $(TESTS) $(TEST_SH)
 
 clean:
 	rm -rf build

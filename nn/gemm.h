@@ -14,4 +14,45 @@
 void gemm(int trans_a, int trans_b, int m, int n, int k, real alpha,
           const real *a, int lda, const real *b, int ldb, real beta, real *c, int ldc);
 
+/*
+ * Details of the implementation (nn/gemm.c, docs/GEMM.md):
+ * - The bits of each C element depend only on (M, N, K) and the block size
+ *   over K; not on the thread count, the split of the work, the vector width
+ *   or the alignment of the operands. For K <= 256 they equal a naive triple
+ *   loop's (p ascending, then alpha*sum + beta*c) under -ffp-contract=off.
+ * - alpha == 0 or K == 0: C = beta * C and A, B are not read.
+ * - Invalid sizes (negative, a stride smaller than its row) are programming
+ *   errors and stop the program through GC_CHECK.
+ * - gemm() packs into static buffers: it is not reentrant from threads the
+ *   library does not know about. Built with OpenMP it uses one buffer per
+ *   OpenMP thread (up to GC_GEMM_MAX_THREADS, default 8), runs large
+ *   problems in parallel, and may be called from inside a (not nested)
+ *   parallel region. Other callers use gemm_ws() with their own workspace.
+ */
+
+/* Number of reals gemm_ws needs in `work` (a few MB; any alignment). */
+size_t gemm_workspace_len(void);
+
+/* gemm() with a caller-provided workspace of gemm_workspace_len() reals;
+ * always single-threaded; same bits as gemm(). */
+void gemm_ws(int trans_a, int trans_b, int m, int n, int k, real alpha,
+             const real *a, int lda, const real *b, int ldb, real beta, real *c, int ldc,
+             real *work);
+
+/*
+ * Pre-packed A, for one A multiplied by many B (the convolution weights over
+ * the images of a batch): pack once, then each product skips packing A.
+ *   real *pa = ...gemm_packed_a_len(m, k) reals...;
+ *   gemm_pack_a(trans_a, m, k, a, lda, pa);
+ *   gemm_packed_a(trans_b, m, n, k, alpha, pa, b, ldb, beta, c, ldc);
+ * gives the same bits as gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b,
+ * ldb, beta, c, ldc). The packed layout belongs to this build (it depends on
+ * the target's vector width): keep it in memory, never in a file.
+ * gemm_packed_a_len is about m * k reals (m rounded up to 4 or 8).
+ */
+size_t gemm_packed_a_len(int m, int k);
+void gemm_pack_a(int trans_a, int m, int k, const real *a, int lda, real *packed);
+void gemm_packed_a(int trans_b, int m, int n, int k, real alpha, const real *packed_a,
+                   const real *b, int ldb, real beta, real *c, int ldc);
+
 #endif

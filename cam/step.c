@@ -1,0 +1,361 @@
+/*
+ * cam/step.c - the regularised training step and eval-mode Grad-CAM
+ * (DESIGN.md section 1 "Training regulariser", section 2 "One exact
+ * training step", steps 1-7; the step numbers are cited below).
+ *
+ * What it deliberately does not do: the optimiser step, the lambda
+ * curriculum (metric/curriculum.h), data loading.
+ */
+#include "cam/step.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nn/loss.h"
+
+int cam_grad_mode_parse(const char *s, cam_grad_mode *mode, gc_error *err)
+{
+    if (strcmp(s, "exact") == 0) *mode = CAM_GRAD_EXACT;
+    else if (strcmp(s, "detached") == 0) *mode = CAM_GRAD_DETACHED;
+    else return gc_fail(err, "--cam-grad: '%s' is not 'exact' or 'detached'", s);
+    return GC_OK;
+}
+
+const char *cam_grad_mode_name(cam_grad_mode mode)
+{
+    return mode == CAM_GRAD_EXACT ? "exact" : "detached";
+}
+
+void step_opts_default(step_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->lambda = 0;
+    o->grad_mode = CAM_GRAD_EXACT;
+    o->distance = CONS_L2SQ;
+    o->ema_a = 0.9;
+}
+
+static real *alloc_real(size_t count) { return (real *)gc_calloc(count, sizeof(real)); }
+
+int step_init(train_step *st, model *m, gc_error *err)
+{
+    size_t az;
+    int max_n = m->ctx.max_n;
+    memset(st, 0, sizeof *st);
+    if (max_n < 1) return gc_fail(err, "step_init: model has no batch capacity");
+    st->m = m;
+    st->max_n = max_n;
+    st->k = m->cam_c;
+    st->z = m->cam_h * m->cam_w;
+    st->classes = m->classes;
+    az = (size_t)max_n * st->k * st->z;
+    st->pred = (int *)gc_calloc((size_t)max_n, sizeof(int));
+    st->sel = (int *)gc_calloc((size_t)max_n, sizeof(int));
+    st->sel_class = (int *)gc_calloc((size_t)max_n, sizeof(int));
+    st->class_begin = (int *)gc_calloc((size_t)st->classes + 1, sizeof(int));
+    st->dlogits = alloc_real((size_t)max_n * st->classes);
+    st->seed = alloc_real((size_t)max_n * st->classes);
+    st->logits_t = alloc_real((size_t)max_n * st->classes);
+    st->G = alloc_real(az);
+    st->dA = alloc_real(az);
+    st->dG = alloc_real(az);
+    st->A_sel = alloc_real(az);
+    st->G_sel = alloc_real(az);
+    st->dA_sel = alloc_real(az);
+    st->dG_sel = alloc_real(az);
+    st->cb.alpha = alloc_real((size_t)max_n * st->k);
+    st->cb.s = alloc_real((size_t)max_n * st->z);
+    st->cb.cam = alloc_real((size_t)max_n * st->z);
+    st->dcam = alloc_real((size_t)max_n * st->z);
+    st->ds = alloc_real((size_t)st->z);
+    if (ema_init(&st->ema, (size_t)st->classes, (size_t)m->cam_h, (size_t)m->cam_w,
+                 EMA_DEFAULT_ALPHA, err) != GC_OK)
+        return GC_FAIL;
+    st->batch_mean = alloc_real((size_t)st->z);
+    return GC_OK;
+}
+
+void step_free(train_step *st)
+{
+    free(st->pred); free(st->sel); free(st->sel_class); free(st->class_begin);
+    free(st->dlogits); free(st->seed); free(st->logits_t);
+    free(st->G); free(st->dA); free(st->dG);
+    free(st->A_sel); free(st->G_sel); free(st->dA_sel); free(st->dG_sel);
+    free(st->cb.alpha); free(st->cb.s); free(st->cb.cam);
+    free(st->dcam); free(st->ds);
+    ema_free(&st->ema);
+    free(st->batch_mean);
+    memset(st, 0, sizeof *st);
+}
+
+void step_reset_refs(train_step *st) { ema_reset(&st->ema); }
+
+/* Step 3: B+' = samples with y == pred whose class has >= 2 of them, in
+ * class-major order (the public code loops over classes in sorted order). */
+static void select_samples(train_step *st, int n, const int *y)
+{
+    int c, i;
+    st->ns = 0;
+    for (c = 0; c < st->classes; c++) {
+        int count = 0, begin = st->ns;
+        for (i = 0; i < n; i++) count += y[i] == c && st->pred[i] == c;
+        st->class_begin[c] = begin;
+        if (count < 2) continue;
+        for (i = 0; i < n; i++)
+            if (y[i] == c && st->pred[i] == c) {
+                st->sel[st->ns] = i;
+                st->sel_class[st->ns] = c;
+                st->ns++;
+            }
+    }
+    st->class_begin[st->classes] = st->ns;
+}
+
+static void use_frozen_selection(train_step *st, const step_frozen *f, const int *y)
+{
+    int c, j;
+    st->ns = f->ns;
+    for (j = 0; j < f->ns; j++) {
+        st->sel[j] = f->sel[j];
+        st->sel_class[j] = y[f->sel[j]];
+    }
+    for (c = 0, j = 0; c <= st->classes; c++) {
+        while (j < st->ns && st->sel_class[j] < c) j++;
+        st->class_begin[c] = j;
+    }
+}
+
+/* Seed e (n, classes): 1 at (i, class) for the selected samples i in
+ * sel[from..to), 0 elsewhere. */
+static void make_seed(train_step *st, int n, int from, int to)
+{
+    int j;
+    memset(st->seed, 0, (size_t)n * st->classes * sizeof(real));
+    for (j = from; j < to; j++) st->seed[(size_t)st->sel[j] * st->classes + st->sel_class[j]] = 1;
+}
+
+static void copy_rows(real *dst, const real *src, const int *rows, int from, int to, size_t row,
+                      int gather)
+{
+    int j;
+    for (j = from; j < to; j++) {
+        if (gather) memcpy(dst + (size_t)j * row, src + (size_t)rows[j] * row, row * sizeof(real));
+        else memcpy(dst + (size_t)rows[j] * row, src + (size_t)j * row, row * sizeof(real));
+    }
+}
+
+/* Step 3: G = dz/dA for the selected rows, into G_sel (ns, K, Z), by
+ * backward passes of the seed through the head without touching the
+ * parameter gradients. Per class when the head couples samples. */
+static void compute_G(train_step *st)
+{
+    model *m = st->m;
+    size_t row = (size_t)st->k * st->z;
+    int coupled = layer_batch_coupled(m->head);
+    int saved = m->ctx.grad_params, c;
+    m->ctx.grad_params = 0;
+    if (!coupled) {
+        make_seed(st, st->n, 0, st->ns);
+        memset(st->G, 0, (size_t)st->n * row * sizeof(real));
+        layer_backward(m->head, st->seed, st->G);
+        copy_rows(st->G_sel, st->G, st->sel, 0, st->ns, row, 1);
+    } else {
+        for (c = 0; c < st->classes; c++) {
+            int b = st->class_begin[c], e = st->class_begin[c + 1];
+            if (b == e) continue;
+            make_seed(st, st->n, b, e);
+            memset(st->G, 0, (size_t)st->n * row * sizeof(real));
+            layer_backward(m->head, st->seed, st->G);
+            copy_rows(st->G_sel, st->G, st->sel, b, e, row, 1);
+        }
+    }
+    m->ctx.grad_params = saved;
+}
+
+/* Step 4: EMA update of ref_c from the batch mean over B_c+ (before use). */
+static void update_refs(train_step *st, double a)
+{
+    int c, j, i, z = st->z;
+    st->ema.alpha = a;
+    for (c = 0; c < st->classes; c++) {
+        int b = st->class_begin[c], e = st->class_begin[c + 1];
+        if (b == e) continue;
+        for (i = 0; i < z; i++) {
+            double acc = 0;
+            for (j = b; j < e; j++) acc += st->cb.cam[(size_t)j * z + i];
+            st->batch_mean[i] = (real)(acc / (e - b));
+        }
+        ema_update(&st->ema, (size_t)c, st->batch_mean);
+    }
+}
+
+/* Step 4: L_train and (if dcam) its gradient at the maps, times `scale`. */
+static double cam_loss(train_step *st, const real *refs, consistency_distance d, double scale,
+                       real *dcam)
+{
+    int j, i, z = st->z;
+    double total = 0;
+    if (st->ns == 0) return 0;
+    for (j = 0; j < st->ns; j++) {
+        const real *cam = st->cb.cam + (size_t)j * z;
+        const real *ref = refs + (size_t)st->sel_class[j] * z;
+        double sq = 0, dist, coef;
+        for (i = 0; i < z; i++) sq += ((double)cam[i] - ref[i]) * ((double)cam[i] - ref[i]);
+        dist = d == CONS_L2SQ ? sq / z : sqrt(sq) / z;
+        total += dist;
+        if (!dcam) continue;
+        /* d dist / d cam = 2 (cam - ref) / Z  (l2sq);  (cam - ref) / (Z ||cam - ref||)
+         * (l2), 0 at a zero distance (PyTorch's norm backward) */
+        if (d == CONS_L2SQ) coef = 2.0 / z;
+        else coef = sq > 0 ? 1.0 / (z * sqrt(sq)) : 0.0;
+        coef *= scale / st->ns;
+        for (i = 0; i < z; i++) dcam[(size_t)j * z + i] = (real)(coef * ((double)cam[i] - ref[i]));
+    }
+    return total / st->ns;
+}
+
+/* Steps 1-4: forward, CE, selection, G, maps, references, L_train.
+ * Returns 1 if the CAM term is active (lambda != 0 or want_cam, and B+' not empty). */
+static int forward_part(train_step *st, const real *x, const int *y, int n, const step_opts *o,
+                        const step_frozen *f, step_result *res, int want_grads)
+{
+    model *m = st->m;
+    size_t row = (size_t)st->k * st->z;
+    int active;
+    st->n = n;
+    st->y = y;
+    memset(res, 0, sizeof *res);
+    model_set_train(m, 1);
+    model_forward(m, x, n);                                       /* step 1 */
+    res->loss_ce = ce_loss(m->logits, y, n, st->classes,            /* step 2 */
+                           want_grads ? st->dlogits : NULL, st->pred);
+    for (int i = 0; i < n; i++) res->n_correct += st->pred[i] == y[i];
+    if (f && f->active) use_frozen_selection(st, f, y);              /* step 3 */
+    else select_samples(st, n, y);
+    active = (o->lambda != 0 || o->want_cam) && st->ns > 0;
+    res->n_selected = st->ns;
+    for (int c = 0; c < st->classes; c++) res->n_classes += st->class_begin[c + 1] > st->class_begin[c];
+    if (!active) {
+        res->loss = res->loss_ce;
+        return 0;
+    }
+    compute_G(st);
+    copy_rows(st->A_sel, m->act_a, st->sel, 0, st->ns, row, 1);
+    if (f && f->active && f->alpha)                                 /* step 4 */
+        memcpy(st->cb.alpha, f->alpha, (size_t)st->ns * st->k * sizeof(real));
+    else
+        gradcam_alpha(st->G_sel, st->ns, st->k, st->z, st->cb.alpha);
+    gradcam_map(st->A_sel, st->ns, st->k, st->z, &st->cb);
+    if (!(f && f->active)) update_refs(st, o->ema_a);
+    res->loss_cam = cam_loss(st, f && f->active ? f->ref : st->ema.ref, o->distance, o->lambda,
+                             want_grads ? st->dcam : NULL);
+    res->loss = res->loss_ce + o->lambda * res->loss_cam;
+    return 1;
+}
+
+double step_loss(train_step *st, const real *x, const int *y, int n, const step_opts *o,
+                 const step_frozen *frozen)
+{
+    step_result res;
+    forward_part(st, x, y, n, o, frozen, &res, 0);
+    return res.loss;
+}
+
+/* Step 6 (exact): tangent of the head along A_t = dG, then tangent_backward
+ * with dy = dz_ce and dy_t = e; per class when the head couples samples
+ * (the CE adjoint enters once). Accumulates into st->dA and head grads. */
+static void exact_head_pass(train_step *st)
+{
+    model *m = st->m;
+    size_t row = (size_t)st->k * st->z;
+    int c, first = 1;
+    if (!layer_batch_coupled(m->head)) {
+        memset(st->dG, 0, (size_t)st->n * row * sizeof(real));
+        copy_rows(st->dG, st->dG_sel, st->sel, 0, st->ns, row, 0);
+        make_seed(st, st->n, 0, st->ns);
+        layer_tangent(m->head, st->dG, st->logits_t);
+        layer_tangent_backward(m->head, st->dlogits, st->seed, st->dA, NULL);
+        return;
+    }
+    for (c = 0; c < st->classes; c++) {
+        int b = st->class_begin[c], e = st->class_begin[c + 1];
+        if (b == e) continue;
+        memset(st->dG, 0, (size_t)st->n * row * sizeof(real));
+        copy_rows(st->dG, st->dG_sel, st->sel, b, e, row, 0);
+        make_seed(st, st->n, b, e);
+        layer_tangent(m->head, st->dG, st->logits_t);
+        layer_tangent_backward(m->head, first ? st->dlogits : NULL, st->seed, st->dA, NULL);
+        first = 0;
+    }
+}
+
+void step_run(train_step *st, const real *x, const int *y, int n, const step_opts *o,
+              const step_frozen *frozen, step_result *res)
+{
+    model *m = st->m;
+    size_t row = (size_t)st->k * st->z;
+    int active, with_reg;
+    ps_zero_grad(&m->ps);
+    active = forward_part(st, x, y, n, o, frozen, res, 1);
+    with_reg = active && o->lambda != 0;
+    memset(st->dA, 0, (size_t)n * row * sizeof(real));
+    if (with_reg) {
+        /* step 5: dcam -> ds -> dA_direct (rows of B+') and dG */
+        memset(st->dA_sel, 0, (size_t)st->ns * row * sizeof(real));
+        memset(st->dG_sel, 0, (size_t)st->ns * row * sizeof(real));
+        gradcam_backward(st->A_sel, &st->cb, st->dcam, st->ns, st->k, st->z, st->dA_sel,
+                         st->dG_sel, st->ds);
+    }
+    if (with_reg && o->grad_mode == CAM_GRAD_EXACT) exact_head_pass(st);   /* step 6 */
+    else layer_backward(m->head, st->dlogits, st->dA);                      /* detached / CE */
+    if (with_reg) {                                                           /* step 7 */
+        int j;
+        for (j = 0; j < st->ns; j++) {
+            real *dst = st->dA + (size_t)st->sel[j] * row;
+            const real *src = st->dA_sel + (size_t)j * row;
+            size_t i;
+            for (i = 0; i < row; i++) dst[i] += src[i];
+        }
+    }
+    layer_backward(m->trunk, st->dA, NULL);
+}
+
+void step_gradcam(train_step *st, const real *x, const int *cls, int n, real *cam)
+{
+    model *m = st->m;
+    size_t row = (size_t)st->k * st->z;
+    int j, saved = m->ctx.grad_params, coupled;
+    real *saved_cam = st->cb.cam;
+    model_forward(m, x, n);
+    st->n = n;
+    st->ns = n;
+    for (j = 0; j < n; j++) {
+        st->sel[j] = j;
+        st->sel_class[j] = cls[j];
+    }
+    coupled = layer_batch_coupled(m->head);
+    m->ctx.grad_params = 0;
+    memset(st->G, 0, (size_t)n * row * sizeof(real));
+    if (!coupled) {
+        make_seed(st, n, 0, n);
+        layer_backward(m->head, st->seed, st->G);
+    } else {
+        /* train mode with BatchNorm in the head: one pass per class */
+        int c;
+        for (c = 0; c < st->classes; c++) {
+            int any = 0;
+            memset(st->seed, 0, (size_t)n * st->classes * sizeof(real));
+            for (j = 0; j < n; j++)
+                if (cls[j] == c) { st->seed[(size_t)j * st->classes + c] = 1; any = 1; }
+            if (!any) continue;
+            memset(st->G_sel, 0, (size_t)n * row * sizeof(real));
+            layer_backward(m->head, st->seed, st->G_sel);
+            for (j = 0; j < n; j++)
+                if (cls[j] == c) memcpy(st->G + (size_t)j * row, st->G_sel + (size_t)j * row, row * sizeof(real));
+        }
+    }
+    m->ctx.grad_params = saved;
+    st->cb.cam = cam;
+    gradcam_forward(m->act_a, st->G, n, st->k, st->z, &st->cb);
+    st->cb.cam = saved_cam;
+}

@@ -1,0 +1,102 @@
+/*
+ * cam/step.h - one training step of the regularised loss
+ *   loss = CE(z, y) + lambda * L_train                  (DESIGN.md section 1)
+ * with its exact gradient through G = dz/dA (`exact`, the default: tangent
+ * and tangent_backward passes of the head, DESIGN.md section 2) or with alpha
+ * held constant as the public PyTorch code does (`detached`).
+ * Also Grad-CAM maps for a batch in eval mode (the metric's input).
+ *
+ * The step computes gradients into m->ps.grad (zeroed first); the optimiser
+ * step is the caller's. Nothing is allocated after step_init.
+ */
+#ifndef GC_STEP_H
+#define GC_STEP_H
+
+#include "cam/gradcam.h"
+#include "metric/consistency.h"
+#include "metric/ema.h"
+#include "nn/model.h"
+
+typedef enum cam_grad_mode {
+    CAM_GRAD_EXACT = 0,      /* d/dtheta of the whole loss, through G (paper) */
+    CAM_GRAD_DETACHED = 1    /* alpha held constant (public code) */
+} cam_grad_mode;
+
+int cam_grad_mode_parse(const char *s, cam_grad_mode *mode, gc_error *err);
+const char *cam_grad_mode_name(cam_grad_mode mode);
+
+typedef struct step_opts {
+    double lambda;                  /* lambda_t of this step (0: plain CE step) */
+    cam_grad_mode grad_mode;
+    consistency_distance distance;
+    double ema_a;                   /* EMA factor a, 0.9 */
+    int want_cam;                   /* compute the maps even when lambda == 0 */
+} step_opts;
+
+void step_opts_default(step_opts *o);
+
+/* For finite-difference tests: hold the selected set, the reference maps
+ * and (detached) alpha at given values instead of recomputing them. */
+typedef struct step_frozen {
+    int active;
+    int ns;                 /* number of selected samples */
+    const int *sel;         /* (ns) sample indices, class-major order */
+    const real *ref;        /* (classes, Z) reference maps */
+    const real *alpha;      /* (ns, K) or NULL: alpha is recomputed */
+} step_frozen;
+
+typedef struct step_result {
+    double loss, loss_ce, loss_cam;   /* loss = loss_ce + lambda * loss_cam */
+    int n_selected;                   /* |B+'| */
+    int n_classes;                    /* |C'| */
+    int n_correct;                    /* correct predictions in the batch */
+} step_result;
+
+typedef struct train_step {
+    model *m;
+    int max_n, k, z, classes;
+    /* per batch */
+    int n;
+    const int *y;
+    int *pred;              /* (max_n) argmax of the logits */
+    int ns;                 /* selected samples, class-major */
+    int *sel;               /* (max_n) their indices */
+    int *sel_class;         /* (max_n) their classes */
+    int *class_begin;       /* (classes + 1) sel[class_begin[c] .. class_begin[c+1]) */
+    /* buffers */
+    real *dlogits;          /* (max_n, classes) */
+    real *seed;             /* (max_n, classes) e: one-hot of the selected samples */
+    real *logits_t;         /* (max_n, classes) tangent of the logits */
+    real *G;                /* (max_n, K, Z) dz/dA rows */
+    real *dA;               /* (max_n, K, Z) gradient at A */
+    real *dG;               /* (max_n, K, Z) gradient at G (A_t of the exact pass) */
+    real *A_sel, *G_sel;    /* (max_n, K, Z) rows of the selected samples */
+    real *dA_sel, *dG_sel;  /* (max_n, K, Z) */
+    gradcam_buf cb;         /* alpha (max_n, K), s and cam (max_n, Z) */
+    real *dcam;             /* (max_n, Z) */
+    real *ds;               /* (Z) scratch */
+    /* EMA class references (DESIGN.md section 1) */
+    ema_refs ema;           /* ref_c (classes, Z) and their initialised flags */
+    real *batch_mean;       /* (Z) scratch */
+} train_step;
+
+int step_init(train_step *st, model *m, gc_error *err);
+void step_free(train_step *st);
+/* Forget the EMA references (a fresh run). */
+void step_reset_refs(train_step *st);
+
+/* One step on x (n, C, H, W) with labels y (n): model in train mode,
+ * gradients in m->ps.grad. frozen may be NULL. */
+void step_run(train_step *st, const real *x, const int *y, int n, const step_opts *o,
+              const step_frozen *frozen, step_result *res);
+
+/* The loss only (no gradients), for finite differences; same arguments. */
+double step_loss(train_step *st, const real *x, const int *y, int n, const step_opts *o,
+                 const step_frozen *frozen);
+
+/* Grad-CAM maps in the model's current mode for classes cls (n) (for the
+ * metric: the labels of correctly classified samples; for a gallery: the
+ * predictions). Writes logits to m->logits, maps to cam (n, Z). */
+void step_gradcam(train_step *st, const real *x, const int *cls, int n, real *cam);
+
+#endif

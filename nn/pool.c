@@ -1,0 +1,266 @@
+/*
+ * nn/pool.c - pooling layers: MaxPool2d and AvgPool2d (k x k windows, stride
+ * s, no padding, floor mode, as PyTorch's defaults) and global average
+ * pooling (AdaptiveAvgPool2d(1)).
+ *   x (N, C, H, W) -> y (N, C, OH, OW), OH = floor((H - k) / s) + 1;
+ *   gap: (N, C, H, W) -> (N, C, 1, 1).
+ *
+ * DESIGN.md section 2: max-pool is piecewise linear. Forward records one
+ * argmax route per output (the first maximum in row-major window order:
+ * only a strictly greater value, or a NaN, replaces the running maximum, as
+ * PyTorch's CPU kernel scans); tangent, backward and tangent_backward all
+ * route through it, with no second-order term. Average and global pooling
+ * are linear: the tangent is the forward applied to x_t and the adjoint
+ * spreads dy / (window size) over the window.
+ *
+ * Not done here: padding, ceil mode, dilation, count_include_pad (no model
+ * of DESIGN.md section 4 uses them).
+ */
+#include "nn/layers.h"
+
+#include <limits.h>
+#include <math.h>
+
+typedef struct pool {
+    layer base;
+    int k, stride;
+    int *route;   /* maxpool: (max_n, C, OH, OW) argmax index into the (H, W) plane */
+} pool;
+
+static pool *pool_new(const layer_ops *ops, nn_ctx *ctx, const char *name, int c, int h,
+                      int w, int k, int stride)
+{
+    pool *p;
+    GC_CHECK(c >= 1 && h >= 1 && w >= 1 && k >= 1 && stride >= 1);
+    GC_CHECK(h >= k && w >= k);
+    GC_CHECK((size_t)h * (size_t)w <= (size_t)INT_MAX);   /* routes are int plane indices */
+    p = (pool *)gc_calloc(1, sizeof *p);
+    layer_init(&p->base, ops, ctx, name, c, h, w, c, (h - k) / stride + 1,
+               (w - k) / stride + 1);
+    p->k = k;
+    p->stride = stride;
+    return p;
+}
+
+static void pool_destroy(layer *l)
+{
+    pool *p = (pool *)l;
+    free(p->route);
+    free(p);
+}
+
+/* ---- max pooling ---- */
+
+static void maxpool_forward(layer *l, const real *x, real *y, int n)
+{
+    pool *p = (pool *)l;
+    size_t planes = (size_t)n * l->in_c, pl;
+    size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
+    int oi, oj, ki, kj;
+    for (pl = 0; pl < planes; pl++) {
+        const real *xp = x + pl * in_hw;
+        real *yp = y + pl * out_hw;
+        int *rp = p->route + pl * out_hw;
+        for (oi = 0; oi < l->out_h; oi++)
+            for (oj = 0; oj < l->out_w; oj++) {
+                int hs = oi * p->stride, ws = oj * p->stride;
+                int best = hs * l->in_w + ws;
+                real m = -INFINITY;
+                for (ki = 0; ki < p->k; ki++)
+                    for (kj = 0; kj < p->k; kj++) {
+                        int idx = (hs + ki) * l->in_w + ws + kj;
+                        real v = xp[idx];
+                        if (v > m || isnan(v)) {
+                            m = v;
+                            best = idx;
+                        }
+                    }
+                yp[(size_t)oi * l->out_w + oj] = m;
+                rp[(size_t)oi * l->out_w + oj] = best;
+            }
+    }
+}
+
+static void maxpool_tangent(layer *l, const real *x_t, real *y_t)
+{
+    pool *p = (pool *)l;
+    size_t planes = (size_t)l->n * l->in_c, pl, o;
+    size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
+    for (pl = 0; pl < planes; pl++)
+        for (o = 0; o < out_hw; o++)
+            y_t[pl * out_hw + o] = x_t[pl * in_hw + (size_t)p->route[pl * out_hw + o]];
+}
+
+/* dx[route] += dy over all outputs */
+static void maxpool_route_add(const pool *p, const real *dy, real *dx)
+{
+    const layer *l = &p->base;
+    size_t planes = (size_t)l->n * l->in_c, pl, o;
+    size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
+    for (pl = 0; pl < planes; pl++)
+        for (o = 0; o < out_hw; o++)
+            dx[pl * in_hw + (size_t)p->route[pl * out_hw + o]] += dy[pl * out_hw + o];
+}
+
+static void maxpool_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
+                                     real *dx_t)
+{
+    pool *p = (pool *)l;
+    if (dx && dy) maxpool_route_add(p, dy, dx);
+    if (dx_t && dy_t) maxpool_route_add(p, dy_t, dx_t);
+}
+
+static void maxpool_backward(layer *l, const real *dy, real *dx)
+{
+    maxpool_tangent_backward(l, dy, NULL, dx, NULL);
+}
+
+static const layer_ops maxpool_ops = {"maxpool2d", maxpool_forward, maxpool_backward,
+                                      maxpool_tangent, maxpool_tangent_backward,
+                                      pool_destroy};
+
+layer *maxpool2d_create(nn_ctx *ctx, const char *name, int c, int h, int w, int k, int stride)
+{
+    pool *p = pool_new(&maxpool_ops, ctx, name, c, h, w, k, stride);
+    size_t count;
+    GC_CHECK(gc_mul_size((size_t)ctx->max_n, layer_out_size(&p->base), &count));
+    p->route = (int *)gc_calloc(count, sizeof(int));
+    return &p->base;
+}
+
+/* ---- average pooling ---- */
+
+/* y = window sums / (k*k); used for forward and tangent. */
+static void avgpool_apply(const pool *p, const real *x, real *y)
+{
+    const layer *l = &p->base;
+    size_t planes = (size_t)l->n * l->in_c, pl;
+    size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
+    real area = (real)(p->k * p->k);
+    int oi, oj, ki, kj;
+    for (pl = 0; pl < planes; pl++) {
+        const real *xp = x + pl * in_hw;
+        real *yp = y + pl * out_hw;
+        for (oi = 0; oi < l->out_h; oi++)
+            for (oj = 0; oj < l->out_w; oj++) {
+                const real *win = xp + (size_t)oi * p->stride * l->in_w + (size_t)oj * p->stride;
+                real s = 0;
+                for (ki = 0; ki < p->k; ki++)
+                    for (kj = 0; kj < p->k; kj++) s += win[(size_t)ki * l->in_w + kj];
+                yp[(size_t)oi * l->out_w + oj] = s / area;
+            }
+    }
+}
+
+/* dx[window] += dy / (k*k) */
+static void avgpool_adjoint(const pool *p, const real *dy, real *dx)
+{
+    const layer *l = &p->base;
+    size_t planes = (size_t)l->n * l->in_c, pl;
+    size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
+    real area = (real)(p->k * p->k);
+    int oi, oj, ki, kj;
+    for (pl = 0; pl < planes; pl++) {
+        real *xp = dx + pl * in_hw;
+        const real *yp = dy + pl * out_hw;
+        for (oi = 0; oi < l->out_h; oi++)
+            for (oj = 0; oj < l->out_w; oj++) {
+                real *win = xp + (size_t)oi * p->stride * l->in_w + (size_t)oj * p->stride;
+                real g = yp[(size_t)oi * l->out_w + oj] / area;
+                for (ki = 0; ki < p->k; ki++)
+                    for (kj = 0; kj < p->k; kj++) win[(size_t)ki * l->in_w + kj] += g;
+            }
+    }
+}
+
+static void avgpool_forward(layer *l, const real *x, real *y, int n)
+{
+    (void)n;
+    avgpool_apply((pool *)l, x, y);
+}
+
+static void avgpool_tangent(layer *l, const real *x_t, real *y_t)
+{
+    avgpool_apply((pool *)l, x_t, y_t);
+}
+
+static void avgpool_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
+                                     real *dx_t)
+{
+    pool *p = (pool *)l;
+    if (dx && dy) avgpool_adjoint(p, dy, dx);
+    if (dx_t && dy_t) avgpool_adjoint(p, dy_t, dx_t);
+}
+
+static void avgpool_backward(layer *l, const real *dy, real *dx)
+{
+    avgpool_tangent_backward(l, dy, NULL, dx, NULL);
+}
+
+static const layer_ops avgpool_ops = {"avgpool2d", avgpool_forward, avgpool_backward,
+                                      avgpool_tangent, avgpool_tangent_backward,
+                                      pool_destroy};
+
+layer *avgpool2d_create(nn_ctx *ctx, const char *name, int c, int h, int w, int k, int stride)
+{
+    return &pool_new(&avgpool_ops, ctx, name, c, h, w, k, stride)->base;
+}
+
+/* ---- global average pooling ---- */
+
+/* y[n,c] = sum_hw x[n,c,:] / (H*W); used for forward and tangent. */
+static void gap_apply(const layer *l, const real *x, real *y)
+{
+    size_t planes = (size_t)l->n * l->in_c, pl, i;
+    size_t hw = (size_t)l->in_h * l->in_w;
+    for (pl = 0; pl < planes; pl++) {
+        const real *xp = x + pl * hw;
+        real s = 0;
+        for (i = 0; i < hw; i++) s += xp[i];
+        y[pl] = s / (real)hw;
+    }
+}
+
+/* dx[n,c,:] += dy[n,c] / (H*W) */
+static void gap_adjoint(const layer *l, const real *dy, real *dx)
+{
+    size_t planes = (size_t)l->n * l->in_c, pl, i;
+    size_t hw = (size_t)l->in_h * l->in_w;
+    for (pl = 0; pl < planes; pl++) {
+        real g = dy[pl] / (real)hw;
+        real *xp = dx + pl * hw;
+        for (i = 0; i < hw; i++) xp[i] += g;
+    }
+}
+
+static void gap_forward(layer *l, const real *x, real *y, int n)
+{
+    (void)n;
+    gap_apply(l, x, y);
+}
+
+static void gap_tangent(layer *l, const real *x_t, real *y_t) { gap_apply(l, x_t, y_t); }
+
+static void gap_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
+                                 real *dx_t)
+{
+    if (dx && dy) gap_adjoint(l, dy, dx);
+    if (dx_t && dy_t) gap_adjoint(l, dy_t, dx_t);
+}
+
+static void gap_backward(layer *l, const real *dy, real *dx)
+{
+    gap_tangent_backward(l, dy, NULL, dx, NULL);
+}
+
+static const layer_ops gap_ops = {"gap", gap_forward, gap_backward, gap_tangent,
+                                  gap_tangent_backward, pool_destroy};
+
+layer *gap_create(nn_ctx *ctx, const char *name, int c, int h, int w)
+{
+    pool *p;
+    GC_CHECK(c >= 1 && h >= 1 && w >= 1);
+    p = (pool *)gc_calloc(1, sizeof *p);
+    layer_init(&p->base, &gap_ops, ctx, name, c, h, w, c, 1, 1);
+    return &p->base;
+}

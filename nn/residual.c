@@ -1,0 +1,155 @@
+/*
+ * nn/residual.c - the residual block of Levels 3 and 5 (DESIGN.md s.4):
+ *
+ *   s = conv(x) + skip(x),  y = relu(s)                    x (N, IC, H, W), y (N, OC, H, W)
+ *   conv = Sequential[conv3x3(IC->OC, pad 1) BN ReLU conv3x3(OC->OC, pad 1) BN]
+ *          named name.conv.{0,1,2,3,4} (2 is the ReLU, no parameters)
+ *   skip = identity if IC == OC, else conv1x1(IC->OC) with bias, name.skip
+ *   the final ReLU is name.relu (no parameters), as in the public code.
+ *
+ * Parameters are registered in PyTorch's state_dict order: conv.0.weight,
+ * conv.0.bias, conv.1.{weight,bias,running_mean,running_var,
+ * num_batches_tracked}, conv.3.*, conv.4.*, skip.weight, skip.bias.
+ *
+ * The four functions compose the children (DESIGN.md s.2, composite blocks):
+ * x fans out into both branches, so their adjoints simply accumulate into
+ * dx / dx_t; the sum is add_* of nn/eltwise.c (linear, no second-order term);
+ * every second-order term comes from the BatchNorms inside conv, handled by
+ * the children. The block owns s and the branch outputs, their tangents and
+ * the adjoints ds, ds_t, sized for ctx->max_n at build.
+ *
+ * Not done here: strided blocks (stride is always 1 in the paper's models).
+ */
+#include "nn/layers.h"
+
+#include <string.h>
+
+typedef struct residual {
+    layer base;
+    layer *conv;               /* Sequential name.conv */
+    layer *skip;               /* 1x1 conv name.skip, NULL for identity */
+    layer *relu;               /* name.relu */
+    real *yc, *ys, *s;         /* (max_n, OC, H, W); ys only with a skip conv */
+    real *yc_t, *ys_t, *s_t;   /* their tangents */
+    real *ds, *ds_t;           /* adjoints of s */
+} residual;
+
+static size_t res_count(const layer *l, int n) { return (size_t)n * layer_out_size(l); }
+
+static void res_forward(layer *l, const real *x, real *y, int n)
+{
+    residual *r = (residual *)l;
+    layer_forward(r->conv, x, r->yc, n);
+    if (r->skip) {
+        layer_forward(r->skip, x, r->ys, n);
+        add_forward(r->yc, r->ys, r->s, res_count(l, n));
+    } else {
+        add_forward(r->yc, x, r->s, res_count(l, n));
+    }
+    layer_forward(r->relu, r->s, y, n);
+}
+
+static void res_backward(layer *l, const real *dy, real *dx)
+{
+    residual *r = (residual *)l;
+    size_t count = res_count(l, l->n);
+    if (!dy) return;
+    memset(r->ds, 0, count * sizeof(real));
+    layer_backward(r->relu, dy, r->ds);
+    layer_backward(r->conv, r->ds, dx);
+    if (r->skip) layer_backward(r->skip, r->ds, dx);
+    else add_backward(r->ds, dx, NULL, count);
+}
+
+static void res_tangent(layer *l, const real *x_t, real *y_t)
+{
+    residual *r = (residual *)l;
+    size_t count = res_count(l, l->n);
+    layer_tangent(r->conv, x_t, r->yc_t);
+    if (r->skip) {
+        layer_tangent(r->skip, x_t, r->ys_t);
+        add_forward(r->yc_t, r->ys_t, r->s_t, count);
+    } else {
+        add_forward(r->yc_t, x_t, r->s_t, count);
+    }
+    layer_tangent(r->relu, r->s_t, y_t);
+}
+
+static void res_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
+                                 real *dx_t)
+{
+    residual *r = (residual *)l;
+    size_t count = res_count(l, l->n);
+    if (!dy_t) {
+        res_backward(l, dy, dx);
+        return;
+    }
+    memset(r->ds, 0, count * sizeof(real));
+    memset(r->ds_t, 0, count * sizeof(real));
+    layer_tangent_backward(r->relu, dy, dy_t, r->ds, r->ds_t);
+    layer_tangent_backward(r->conv, r->ds, r->ds_t, dx, dx_t);
+    if (r->skip) {
+        layer_tangent_backward(r->skip, r->ds, r->ds_t, dx, dx_t);
+    } else {
+        add_backward(r->ds, dx, NULL, count);
+        add_backward(r->ds_t, dx_t, NULL, count);
+    }
+}
+
+static void res_destroy(layer *l)
+{
+    residual *r = (residual *)l;
+    layer_destroy(r->conv);
+    layer_destroy(r->skip);
+    layer_destroy(r->relu);
+    free(r->yc); free(r->ys); free(r->s);
+    free(r->yc_t); free(r->ys_t); free(r->s_t);
+    free(r->ds); free(r->ds_t);
+    free(r);
+}
+
+static const layer_ops res_ops = {"residual", res_forward, res_backward, res_tangent,
+                                  res_tangent_backward, res_destroy};
+
+layer *residual_create(nn_ctx *ctx, const char *name, int in_c, int h, int w, int out_c)
+{
+    residual *r;
+    layer *ch[5];
+    char nm[PS_NAME_MAX];
+    size_t count;
+    GC_CHECK(in_c >= 1 && out_c >= 1 && h >= 1 && w >= 1);
+    r = (residual *)gc_calloc(1, sizeof *r);
+    layer_init(&r->base, &res_ops, ctx, name, in_c, h, w, out_c, h, w);
+    r->base.has_batchnorm = 1;
+    /* creation order = registration order = PyTorch's state_dict order */
+    layer_child_name(nm, name, "conv.0");
+    ch[0] = conv2d_create(ctx, nm, in_c, h, w, out_c, 3, 1, 1, 1);
+    layer_child_name(nm, name, "conv.1");
+    ch[1] = batchnorm2d_create(ctx, nm, out_c, h, w);
+    layer_child_name(nm, name, "conv.2");
+    ch[2] = relu_create(ctx, nm, out_c, h, w);
+    layer_child_name(nm, name, "conv.3");
+    ch[3] = conv2d_create(ctx, nm, out_c, h, w, out_c, 3, 1, 1, 1);
+    layer_child_name(nm, name, "conv.4");
+    ch[4] = batchnorm2d_create(ctx, nm, out_c, h, w);
+    layer_child_name(nm, name, "conv");
+    r->conv = sequential_create(ctx, nm, ch, 5, 1);
+    if (in_c != out_c) {
+        layer_child_name(nm, name, "skip");
+        r->skip = conv2d_create(ctx, nm, in_c, h, w, out_c, 1, 1, 0, 1);
+    }
+    layer_child_name(nm, name, "relu");
+    r->relu = relu_create(ctx, nm, out_c, h, w);
+    count = res_count(&r->base, ctx->max_n);
+    r->yc = (real *)gc_calloc(count, sizeof(real));
+    r->s = (real *)gc_calloc(count, sizeof(real));
+    r->yc_t = (real *)gc_calloc(count, sizeof(real));
+    r->s_t = (real *)gc_calloc(count, sizeof(real));
+    r->ds = (real *)gc_calloc(count, sizeof(real));
+    r->ds_t = (real *)gc_calloc(count, sizeof(real));
+    if (r->skip) {
+        r->ys = (real *)gc_calloc(count, sizeof(real));
+        r->ys_t = (real *)gc_calloc(count, sizeof(real));
+    }
+    return &r->base;
+}

@@ -1,0 +1,250 @@
+/*
+ * tests/test_pool.c - nn/pool.c (maxpool2d, avgpool2d, gap) and nn/flatten.c:
+ * the four functions against finite differences (tests/layercheck.h) with odd
+ * sizes (floor mode), overlapping windows, and hand-computed outputs and
+ * routes (first max on ties, NaN propagation, 5x5 -> 2x2 floors away the
+ * last row and column). Set GC_TEST_VERBOSE=1 to print every checker error.
+ *
+ * Kinks: max-pool changes route only where two entries of a window tie. The
+ * checker's inputs are continuous U(-1, 1) values, so a tie within the step
+ * h = 1e-5 has probability ~1e-5 per window; the checker detects and counts
+ * such crossings (one-sided slopes disagree) and would fail above 10%.
+ * Average, global pooling and flatten are linear: no kinks.
+ */
+#include "nn/layers.h"
+#include "tests/layercheck.h"
+#include "tests/test.h"
+
+#include <math.h>
+#include <string.h>
+
+static int verbose(void) { return getenv("GC_TEST_VERBOSE") != NULL; }
+
+static void run_check(lc_env *e, layer *l, int n, const char *what)
+{
+    lc_opts o;
+    double worst;
+    lc_default(&o);
+    o.n = n;
+    o.verbose = verbose();
+    worst = layercheck(l, &o);
+    if (o.verbose) printf("  %s: worst %.2e\n", what, worst);
+    layer_destroy(l);
+    lc_env_free(e);
+}
+
+static void test_fd_maxpool_k2_odd(void)
+{
+    lc_env e;
+    lc_env_init(&e, 2, 1, 3);
+    run_check(&e, maxpool2d_create(&e.ctx, "features.2", 3, 5, 5, 2, 2), 2,
+              "maxpool 3x5x5 k2 s2");
+}
+
+static void test_fd_maxpool_k3_overlap(void)
+{
+    lc_env e;
+    lc_env_init(&e, 3, 0, 4);
+    run_check(&e, maxpool2d_create(&e.ctx, "p", 2, 7, 7, 3, 2), 3, "maxpool 2x7x7 k3 s2");
+}
+
+static void test_fd_maxpool_k2_even(void)
+{
+    lc_env e;
+    lc_env_init(&e, 2, 1, 5);
+    run_check(&e, maxpool2d_create(&e.ctx, "p", 2, 4, 6, 2, 2), 2, "maxpool 2x4x6 k2 s2");
+}
+
+static void test_fd_avgpool_k2_odd(void)
+{
+    lc_env e;
+    lc_env_init(&e, 2, 1, 6);
+    run_check(&e, avgpool2d_create(&e.ctx, "p", 3, 5, 5, 2, 2), 2, "avgpool 3x5x5 k2 s2");
+}
+
+static void test_fd_avgpool_k3_overlap(void)
+{
+    lc_env e;
+    lc_env_init(&e, 2, 0, 7);
+    run_check(&e, avgpool2d_create(&e.ctx, "p", 2, 7, 6, 3, 2), 2, "avgpool 2x7x6 k3 s2");
+}
+
+static void test_fd_gap(void)
+{
+    lc_env e;
+    lc_env_init(&e, 3, 1, 8);
+    run_check(&e, gap_create(&e.ctx, "gap", 3, 5, 4), 3, "gap 3x5x4");
+}
+
+static void test_fd_flatten(void)
+{
+    lc_env e;
+    lc_env_init(&e, 2, 1, 9);
+    run_check(&e, flatten_create(&e.ctx, "flat", 3, 2, 5), 2, "flatten 3x2x5");
+}
+
+/* 5x5 input, k2 s2 -> 2x2 (floor: row 4 and column 4 are never read).
+ *   window (0,0) = [1 3; 3 0]   max 3, tie: first in row-major order, index 1
+ *   window (0,1) = [2 2; 2 1]   max 2, three-way tie: index 2
+ *   window (1,0) = [5 4; 4 5]   max 5, tie: index 10
+ *   window (1,1) = [0 -1; -2 -3] max 0, index 12 */
+static void test_maxpool_routes(void)
+{
+    static const real x[25] = {1, 3, 2,  2,  9,
+                               3, 0, 2,  1,  9,
+                               5, 4, 0,  -1, 9,
+                               4, 5, -2, -3, 9,
+                               9, 9, 9,  9,  9};
+    static const real dy[4] = {1, 2, 3, 4};
+    real y[4], y_t[4], x_t[25], dx[25], dx_t[25];
+    lc_env e;
+    layer *l;
+    int i;
+    lc_env_init(&e, 1, 1, 1);
+    l = maxpool2d_create(&e.ctx, "p", 1, 5, 5, 2, 2);
+    CHECK(l->out_h == 2 && l->out_w == 2 && l->out_c == 1);
+    layer_forward(l, x, y, 1);
+    CHECK(y[0] == 3 && y[1] == 2 && y[2] == 5 && y[3] == 0);
+    for (i = 0; i < 25; i++) x_t[i] = (real)(100 + i);
+    layer_tangent(l, x_t, y_t);
+    CHECK(y_t[0] == 101 && y_t[1] == 102 && y_t[2] == 110 && y_t[3] == 112);
+    memset(dx, 0, sizeof dx);
+    memset(dx_t, 0, sizeof dx_t);
+    layer_tangent_backward(l, dy, dy, dx, dx_t);
+    for (i = 0; i < 25; i++) {
+        real want = i == 1 ? 1 : i == 2 ? 2 : i == 10 ? 3 : i == 12 ? 4 : 0;
+        CHECK_MSG(dx[i] == want && dx_t[i] == want, "dx[%d] = %g, dx_t = %g, want %g", i,
+                  (double)dx[i], (double)dx_t[i], (double)want);
+    }
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+/* Overlapping windows (k3 s2 on 5x5 -> 2x2) that share their maximum at the
+ * centre: every output routes there and the adjoints add up. */
+static void test_maxpool_shared_route_accumulates(void)
+{
+    real x[25], y[4], dx[25];
+    static const real dy[4] = {1, 2, 3, 4};
+    lc_env e;
+    layer *l;
+    int i;
+    for (i = 0; i < 25; i++) x[i] = (real)(-i);
+    x[12] = 50;
+    lc_env_init(&e, 1, 1, 1);
+    l = maxpool2d_create(&e.ctx, "p", 1, 5, 5, 3, 2);
+    layer_forward(l, x, y, 1);
+    for (i = 0; i < 4; i++) CHECK(y[i] == 50);
+    for (i = 0; i < 25; i++) dx[i] = 1;
+    layer_backward(l, dy, dx);
+    for (i = 0; i < 25; i++) CHECK(dx[i] == (i == 12 ? 11 : 1));
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+/* PyTorch's scan: a NaN replaces the running max and propagates; an all -inf
+ * window gives -inf routed to its first element. */
+static void test_maxpool_nan_and_inf(void)
+{
+    real x[8] = {1, (real)NAN, 5, 2, (real)-INFINITY, (real)-INFINITY, (real)-INFINITY,
+                 (real)-INFINITY};
+    real y[2], dx[8];
+    static const real dy[2] = {7, 9};
+    lc_env e;
+    layer *l;
+    int i;
+    lc_env_init(&e, 1, 1, 1);
+    l = maxpool2d_create(&e.ctx, "p", 2, 2, 2, 2, 2);
+    layer_forward(l, x, y, 1);
+    CHECK(isnan(y[0]));
+    CHECK(isinf(y[1]) && y[1] < 0);
+    memset(dx, 0, sizeof dx);
+    layer_backward(l, dy, dx);
+    for (i = 0; i < 8; i++) CHECK(dx[i] == (i == 1 ? 7 : i == 4 ? 9 : 0));
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+/* x = 0..24 on 5x5, avgpool k2 s2: y = (0+1+5+6)/4 = 3, (2+3+7+8)/4 = 5,
+ * (10+11+15+16)/4 = 13, (12+13+17+18)/4 = 15; dy = (4, 8, 12, 16) spreads
+ * dy/4 over each window, row 4 and column 4 get nothing. */
+static void test_avgpool_values(void)
+{
+    real x[25], y[4], dx[25];
+    static const real dy[4] = {4, 8, 12, 16};
+    lc_env e;
+    layer *l;
+    int i;
+    for (i = 0; i < 25; i++) x[i] = (real)i;
+    lc_env_init(&e, 1, 1, 1);
+    l = avgpool2d_create(&e.ctx, "p", 1, 5, 5, 2, 2);
+    layer_forward(l, x, y, 1);
+    CHECK(y[0] == 3 && y[1] == 5 && y[2] == 13 && y[3] == 15);
+    memset(dx, 0, sizeof dx);
+    layer_backward(l, dy, dx);
+    for (i = 0; i < 25; i++) {
+        int r = i / 5, c = i % 5;
+        real want = (r == 4 || c == 4) ? 0 : dy[(r / 2) * 2 + c / 2] / 4;
+        CHECK(dx[i] == want);
+    }
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+/* gap on (2, 2, 3): channel means 3.5 and -1; dy = (6, 12) gives dx = 1 and 2. */
+static void test_gap_values(void)
+{
+    static const real x[12] = {1, 2, 3, 4, 5, 6, -1, -1, -1, -1, -1, -1};
+    static const real dy[2] = {6, 12};
+    real y[2], dx[12];
+    lc_env e;
+    layer *l;
+    int i;
+    lc_env_init(&e, 1, 1, 1);
+    l = gap_create(&e.ctx, "gap", 2, 2, 3);
+    CHECK(l->out_c == 2 && l->out_h == 1 && l->out_w == 1);
+    layer_forward(l, x, y, 1);
+    CHECK_NEAR(y[0], 3.5, 1e-15);
+    CHECK_NEAR(y[1], -1, 1e-15);
+    memset(dx, 0, sizeof dx);
+    layer_backward(l, dy, dx);
+    for (i = 0; i < 12; i++) CHECK_NEAR(dx[i], i < 6 ? 1 : 2, 1e-15);
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+static void test_flatten_shape_and_copy(void)
+{
+    real x[12], y[12];
+    lc_env e;
+    layer *l;
+    int i;
+    for (i = 0; i < 12; i++) x[i] = (real)(i * i);
+    lc_env_init(&e, 2, 1, 1);
+    l = flatten_create(&e.ctx, "f", 3, 2, 2);
+    CHECK(l->out_c == 12 && l->out_h == 1 && l->out_w == 1);
+    layer_forward(l, x, y, 1);
+    CHECK(memcmp(x, y, sizeof x) == 0);
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+int main(int argc, char **argv)
+{
+    static const test_case cases[] = {
+        TEST_CASE(test_fd_maxpool_k2_odd),
+        TEST_CASE(test_fd_maxpool_k3_overlap),
+        TEST_CASE(test_fd_maxpool_k2_even),
+        TEST_CASE(test_fd_avgpool_k2_odd),
+        TEST_CASE(test_fd_avgpool_k3_overlap),
+        TEST_CASE(test_fd_gap),
+        TEST_CASE(test_fd_flatten),
+        TEST_CASE(test_maxpool_routes),
+        TEST_CASE(test_maxpool_shared_route_accumulates),
+        TEST_CASE(test_maxpool_nan_and_inf),
+        TEST_CASE(test_avgpool_values),
+        TEST_CASE(test_gap_values),
+        TEST_CASE(test_flatten_shape_and_copy),
+    };
+    return test_main(argc, argv, cases, TEST_COUNT(cases));
+}

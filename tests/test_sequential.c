@@ -1,0 +1,364 @@
+/*
+ * tests/test_sequential.c - the sequential container (nn/sequential.c).
+ *
+ * - layercheck of [conv BN square conv(stride 2) BN] in train and eval mode:
+ *   "square" is a test-local layer y = w[c] x^2 with a real second-order
+ *   term, so the internal (da, da_t) pairs must carry second-order terms of
+ *   later children back to earlier ones; the stride-2 conv changes the shape
+ *   between boundaries.
+ * - single child: the container is transparent (same outputs and gradients).
+ * - linearity in the adjoints: tangent_backward(dy, dy_t) equals
+ *   tangent_backward(dy, NULL) + tangent_backward(NULL, dy_t) (the NULL-dy
+ *   sweep must still pass internal adjoints down).
+ * - has_batchnorm is the OR of the children; in/out shapes; views
+ *   (owns_children = 0) leave their children alive.
+ * - zero children and mismatched shapes stop with GC_CHECK (death tests).
+ * Set LC_VERBOSE=1 to print every layercheck error.
+ */
+#include "nn/layers.h"
+#include "tests/layercheck.h"
+#include "tests/test.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int verbose(void) { return getenv("LC_VERBOSE") != NULL; }
+
+/* ---- a test-local layer with a second-order term: y = w[c] * x^2 ---- */
+typedef struct square {
+    layer base;
+    int w_idx;
+} square;
+
+static size_t sq_hw(const layer *l) { return (size_t)l->in_h * l->in_w; }
+
+static void sq_forward(layer *l, const real *x, real *y, int n)
+{
+    const real *w = ps_value(l->ctx->ps, ((square *)l)->w_idx);
+    size_t hw = sq_hw(l), i;
+    int b, c;
+    for (b = 0; b < n; b++)
+        for (c = 0; c < l->in_c; c++)
+            for (i = 0; i < hw; i++) {
+                size_t k = ((size_t)b * l->in_c + c) * hw + i;
+                y[k] = w[c] * x[k] * x[k];
+            }
+}
+
+static void sq_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
+                                real *dx_t)
+{
+    square *s = (square *)l;
+    const real *w = ps_value(l->ctx->ps, s->w_idx);
+    real *dw = ps_grad(l->ctx->ps, s->w_idx);
+    size_t hw = sq_hw(l), i;
+    int b, c;
+    for (b = 0; b < l->n; b++)
+        for (c = 0; c < l->in_c; c++)
+            for (i = 0; i < hw; i++) {
+                size_t k = ((size_t)b * l->in_c + c) * hw + i;
+                real x = l->x[k];
+                if (dy) {
+                    if (dx) dx[k] += dy[k] * 2 * w[c] * x;
+                    if (l->ctx->grad_params) dw[c] += dy[k] * x * x;
+                }
+                if (dy_t) {
+                    if (dx_t) dx_t[k] += dy_t[k] * 2 * w[c] * x;
+                    if (dx) dx[k] += dy_t[k] * 2 * w[c] * l->x_t[k];
+                    if (l->ctx->grad_params) dw[c] += dy_t[k] * 2 * x * l->x_t[k];
+                }
+            }
+}
+
+static void sq_backward(layer *l, const real *dy, real *dx)
+{
+    sq_tangent_backward(l, dy, NULL, dx, NULL);
+}
+
+static void sq_tangent(layer *l, const real *x_t, real *y_t)
+{
+    const real *w = ps_value(l->ctx->ps, ((square *)l)->w_idx);
+    size_t hw = sq_hw(l), i;
+    int b, c;
+    for (b = 0; b < l->n; b++)
+        for (c = 0; c < l->in_c; c++)
+            for (i = 0; i < hw; i++) {
+                size_t k = ((size_t)b * l->in_c + c) * hw + i;
+                y_t[k] = 2 * w[c] * l->x[k] * x_t[k];
+            }
+}
+
+static void sq_destroy(layer *l) { free(l); }
+
+static const layer_ops sq_ops = {"square", sq_forward, sq_backward, sq_tangent,
+                                 sq_tangent_backward, sq_destroy};
+
+static layer *square_create(nn_ctx *ctx, const char *name, int c, int h, int w)
+{
+    square *s = (square *)gc_calloc(1, sizeof *s);
+    char full[PS_NAME_MAX];
+    int64_t shape[1];
+    real *v;
+    int i;
+    shape[0] = c;
+    layer_init(&s->base, &sq_ops, ctx, name, c, h, w, c, h, w);
+    layer_child_name(full, name, "weight");
+    s->w_idx = ps_add(ctx->ps, full, PS_PARAM, 1, shape);
+    v = ps_value(ctx->ps, s->w_idx);
+    for (i = 0; i < c; i++) v[i] = (real)(0.5 + 0.25 * i);
+    return &s->base;
+}
+
+/* [conv(2->3) BN square conv(3->2, stride 2) BN] on 2 x 5 x 4 inputs. */
+static layer *build_chain(nn_ctx *ctx)
+{
+    layer *ch[5];
+    ch[0] = conv2d_create(ctx, "s.0", 2, 5, 4, 3, 3, 1, 1, 1);
+    ch[1] = batchnorm2d_create(ctx, "s.1", 3, 5, 4);
+    ch[2] = square_create(ctx, "s.2", 3, 5, 4);
+    ch[3] = conv2d_create(ctx, "s.3", 3, 5, 4, 2, 3, 2, 1, 1);
+    ch[4] = batchnorm2d_create(ctx, "s.4", 2, 3, 2);
+    return sequential_create(ctx, "s", ch, 5, 1);
+}
+
+static void set_running_stats(param_store *ps, uint64_t seed)
+{
+    rng r;
+    int i;
+    size_t k;
+    rng_seed(&r, seed);
+    for (i = 0; i < ps->count; i++) {
+        const ps_entry *e = &ps->entry[i];
+        real *v = ps_value(ps, i);
+        if (strstr(e->name, "running_mean"))
+            for (k = 0; k < e->numel; k++) v[k] = (real)rng_uniform_range(&r, -0.5, 0.5);
+        if (strstr(e->name, "running_var"))
+            for (k = 0; k < e->numel; k++) v[k] = (real)rng_uniform_range(&r, 0.3, 2.0);
+    }
+}
+
+static void check_chain(int train, int n, uint64_t seed)
+{
+    lc_env e;
+    lc_opts o;
+    layer *l;
+    double worst;
+    lc_env_init(&e, n, train, seed);
+    l = build_chain(&e.ctx);
+    CHECK(l->in_c == 2 && l->in_h == 5 && l->in_w == 4);
+    CHECK(l->out_c == 2 && l->out_h == 3 && l->out_w == 2);
+    CHECK(l->has_batchnorm == 1);
+    if (!train) set_running_stats(&e.ps, seed + 7);
+    lc_default(&o);
+    o.n = n;
+    o.seed = seed;
+    o.verbose = verbose();
+    worst = layercheck(l, &o);
+    if (o.verbose) printf("  sequential %s n=%d: worst %.2e\n", train ? "train" : "eval", n,
+                          worst);
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+static void test_layercheck_train(void)
+{
+    check_chain(1, 2, 31);
+    check_chain(1, 3, 32);
+}
+
+static void test_layercheck_eval(void) { check_chain(0, 3, 41); }
+
+/* A one-child container gives exactly what the child gives. */
+static void test_single_child_transparent(void)
+{
+    enum { N = 2, C = 3, H = 2, W = 2, T = N * C * H * W };
+    lc_env e;
+    layer *bn, *s;
+    real x[T], x_t[T], dy[T], dy_t[T], y1[T], y2[T], yt1[T], yt2[T];
+    real dx1[T], dx2[T], dxt1[T], dxt2[T], g1[2 * C];
+    int i;
+    lc_env_init(&e, N, 1, 3);
+    bn = batchnorm2d_create(&e.ctx, "bn", C, H, W);
+    s = sequential_create(&e.ctx, "s", &bn, 1, 0);
+    CHECK(s->has_batchnorm == 1);
+    lc_fill(&e.r, x, T, 1.0, 0.0);
+    lc_fill(&e.r, x_t, T, 1.0, 0.0);
+    lc_fill(&e.r, dy, T, 1.0, 0.0);
+    lc_fill(&e.r, dy_t, T, 1.0, 0.0);
+    memset(dx1, 0, sizeof dx1); memset(dx2, 0, sizeof dx2);
+    memset(dxt1, 0, sizeof dxt1); memset(dxt2, 0, sizeof dxt2);
+    ps_zero_grad(&e.ps);
+    layer_forward(bn, x, y1, N);
+    layer_tangent(bn, x_t, yt1);
+    layer_tangent_backward(bn, dy, dy_t, dx1, dxt1);
+    memcpy(g1, e.ps.grad, sizeof g1);
+    ps_zero_grad(&e.ps);
+    layer_forward(s, x, y2, N);
+    layer_tangent(s, x_t, yt2);
+    layer_tangent_backward(s, dy, dy_t, dx2, dxt2);
+    for (i = 0; i < T; i++) {
+        CHECK(y1[i] == y2[i]);
+        CHECK(yt1[i] == yt2[i]);
+        CHECK(dx1[i] == dx2[i]);
+        CHECK(dxt1[i] == dxt2[i]);
+    }
+    for (i = 0; i < 2 * C; i++) CHECK(g1[i] == e.ps.grad[i]);
+    layer_destroy(s);            /* a view: bn stays alive */
+    layer_forward(bn, x, y2, N);
+    for (i = 0; i < T; i++) CHECK(y1[i] == y2[i]);
+    layer_destroy(bn);
+    lc_env_free(&e);
+}
+
+/* tangent_backward is linear in (dy, dy_t): the NULL-dy sweep must still
+ * carry the second-order terms of later children back through the chain. */
+static void test_adjoint_linearity(void)
+{
+    enum { N = 2, NX = N * 2 * 5 * 4, NY = N * 2 * 3 * 2 };
+    lc_env e;
+    layer *l;
+    real x[NX], x_t[NX], y[NY], y_t[NY], dy[NY], dy_t[NY];
+    real dx_both[NX], dxt_both[NX], dx_sum[NX], dxt_sum[NX], *g_both;
+    size_t np, i;
+    double md = 0, mx = 0;
+    lc_env_init(&e, N, 1, 77);
+    l = build_chain(&e.ctx);
+    np = e.ps.nvalue;
+    g_both = (real *)gc_calloc(np, sizeof(real));
+    lc_fill(&e.r, x, NX, 1.0, 0.0);
+    lc_fill(&e.r, x_t, NX, 1.0, 0.0);
+    lc_fill(&e.r, dy, NY, 1.0, 0.0);
+    lc_fill(&e.r, dy_t, NY, 1.0, 0.0);
+    layer_forward(l, x, y, N);
+    layer_tangent(l, x_t, y_t);
+    memset(dx_both, 0, sizeof dx_both); memset(dxt_both, 0, sizeof dxt_both);
+    memset(dx_sum, 0, sizeof dx_sum); memset(dxt_sum, 0, sizeof dxt_sum);
+    ps_zero_grad(&e.ps);
+    layer_tangent_backward(l, dy, dy_t, dx_both, dxt_both);
+    memcpy(g_both, e.ps.grad, np * sizeof(real));
+    ps_zero_grad(&e.ps);
+    layer_tangent_backward(l, dy, NULL, dx_sum, dxt_sum);
+    layer_tangent_backward(l, NULL, dy_t, dx_sum, dxt_sum);
+    for (i = 0; i < NX; i++) {
+        if (fabs(dx_both[i] - dx_sum[i]) > md) md = fabs(dx_both[i] - dx_sum[i]);
+        if (fabs(dxt_both[i] - dxt_sum[i]) > md) md = fabs(dxt_both[i] - dxt_sum[i]);
+        if (fabs(dx_both[i]) > mx) mx = fabs(dx_both[i]);
+    }
+    for (i = 0; i < np; i++)
+        if (fabs(g_both[i] - e.ps.grad[i]) > md) md = fabs(g_both[i] - e.ps.grad[i]);
+    CHECK(mx > 1e-3);
+    CHECK_MSG(md <= 1e-12 * (1 + mx), "split sweeps differ by %g", md);
+    /* dy = NULL alone still produces a non-zero dx (second-order terms) */
+    memset(dx_sum, 0, sizeof dx_sum);
+    layer_tangent_backward(l, NULL, dy_t, dx_sum, NULL);
+    mx = 0;
+    for (i = 0; i < NX; i++)
+        if (fabs(dx_sum[i]) > mx) mx = fabs(dx_sum[i]);
+    CHECK_MSG(mx > 1e-3, "second-order dx through the chain is %g", mx);
+    free(g_both);
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+static void test_has_batchnorm_or(void)
+{
+    lc_env e;
+    layer *a, *b, *s;
+    layer *ch[2];
+    lc_env_init(&e, 2, 1, 1);
+    a = square_create(&e.ctx, "a", 2, 3, 3);
+    b = square_create(&e.ctx, "b", 2, 3, 3);
+    ch[0] = a;
+    ch[1] = b;
+    s = sequential_create(&e.ctx, "s", ch, 2, 0);
+    CHECK(s->has_batchnorm == 0);
+    CHECK(!layer_batch_coupled(s));
+    layer_destroy(s);
+    ch[1] = batchnorm2d_create(&e.ctx, "bn", 2, 3, 3);
+    s = sequential_create(&e.ctx, "s", ch, 2, 1);   /* owns a and the BN */
+    CHECK(s->has_batchnorm == 1);
+    CHECK(layer_batch_coupled(s));
+    e.ctx.train = 0;
+    CHECK(!layer_batch_coupled(s));
+    CHECK(strcmp(s->ops->kind, "sequential") == 0);
+    layer_destroy(s);
+    layer_destroy(b);
+    lc_env_free(&e);
+}
+
+/* Run fn in a child process; true if it died of SIGABRT (GC_CHECK). */
+static int aborts(void (*fn)(void))
+{
+    pid_t pid;
+    int status = 0;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) return 0;
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(2);
+        fn();
+        _exit(0);
+    }
+    if (waitpid(pid, &status, 0) != pid) return 0;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void make_empty(void)
+{
+    lc_env e;
+    lc_env_init(&e, 2, 1, 1);
+    sequential_create(&e.ctx, "s", NULL, 0, 1);
+}
+
+static void make_mismatched(void)
+{
+    lc_env e;
+    layer *ch[2];
+    lc_env_init(&e, 2, 1, 1);
+    ch[0] = square_create(&e.ctx, "a", 2, 3, 3);
+    ch[1] = square_create(&e.ctx, "b", 3, 3, 3);
+    sequential_create(&e.ctx, "s", ch, 2, 1);
+}
+
+static void test_bad_construction_aborts(void)
+{
+    CHECK(aborts(make_empty));
+    CHECK(aborts(make_mismatched));
+}
+
+/* A vector-input child (dense) accepts any shape of the same size. */
+static void test_flat_input_accepted(void)
+{
+    enum { N = 2 };
+    lc_env e;
+    lc_opts o;
+    layer *ch[2], *s;
+    lc_env_init(&e, N, 1, 8);
+    ch[0] = batchnorm2d_create(&e.ctx, "bn", 2, 2, 3);
+    ch[1] = dense_create(&e.ctx, "fc", 12, 4);
+    s = sequential_create(&e.ctx, "s", ch, 2, 1);
+    CHECK(s->out_c == 4 && s->out_h == 1 && s->out_w == 1);
+    lc_default(&o);
+    o.n = N;
+    o.verbose = verbose();
+    layercheck(s, &o);
+    layer_destroy(s);
+    lc_env_free(&e);
+}
+
+int main(int argc, char **argv)
+{
+    static const test_case cases[] = {
+        TEST_CASE(test_layercheck_train),
+        TEST_CASE(test_layercheck_eval),
+        TEST_CASE(test_single_child_transparent),
+        TEST_CASE(test_adjoint_linearity),
+        TEST_CASE(test_has_batchnorm_or),
+        TEST_CASE(test_bad_construction_aborts),
+        TEST_CASE(test_flat_input_accepted),
+    };
+    return test_main(argc, argv, cases, TEST_COUNT(cases));
+}

@@ -1,0 +1,306 @@
+/*
+ * tests/test_step.c - the regularised training step (cam/step.c) against
+ * finite differences of the loss, for all five levels, both gradient modes,
+ * both distances, at the paper's target and at an earlier target whose head
+ * contains convolutions, BatchNorm (train mode: per-class G) and SE
+ * (DESIGN.md section 3, "Whole step").
+ *
+ * How the finite differences are made honest:
+ * - the reference maps and the selected set are frozen at their values at
+ *   theta_0 (a fresh EMA re-initialised at theta +- h v is another function);
+ * - `detached` is compared with the loss whose alpha is also frozen;
+ * - the dropout masks are the same in every evaluation (RNG state restored);
+ * - a difference taken with steps h and 2h that disagree crossed a kink
+ *   (ReLU mask, max-pool route, CAM min/max position) and is not evidence:
+ *   it is skipped and counted, and too many skips fail the case.
+ * - a difference whose two one-sided slopes disagree crossed a kink (ReLU
+ *   mask, max-pool route, CAM min/max position) and is not evidence: it is
+ *   skipped and counted, and too many skips fail the case.
+ * Labels are the model's own predictions with the classifier bias shifted so
+ * that both classes have >= 2 correct samples: every sample is selected.
+ */
+#include "cam/step.h"
+#include "tests/test.h"
+
+#include <string.h>
+
+#define N 6
+#define CLASSES 2
+#define LAMBDA 30.0
+#define H 1e-5
+#define TOL 1e-6
+#define KINK_REL 1e-4
+
+typedef struct fixture {
+    model m;
+    train_step st;
+    real *x;
+    int y[N];
+    rng saved;       /* model RNG before the step: dropout masks */
+} fixture;
+
+static int last_param(const param_store *ps)
+{
+    int i, last = -1;
+    for (i = 0; i < ps->count; i++) if (ps->entry[i].kind == PS_PARAM) last = i;
+    return last;
+}
+
+/* Labels = own predictions, classifier bias shifted so that the batch splits
+ * N/2 : N/2 between the two classes. */
+static void balance(fixture *f)
+{
+    real d[N], sorted[N], *bias;
+    int i, j;
+    double thr;
+    f->m.rng = f->saved;
+    model_set_train(&f->m, 1);
+    model_forward(&f->m, f->x, N);
+    for (i = 0; i < N; i++) d[i] = f->m.logits[i * CLASSES + 1] - f->m.logits[i * CLASSES];
+    memcpy(sorted, d, sizeof d);
+    for (i = 1; i < N; i++)
+        for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            real t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t;
+        }
+    thr = 0.5 * (sorted[N / 2 - 1] + sorted[N / 2]);
+    bias = ps_value(&f->m.ps, last_param(&f->m.ps));
+    bias[1] -= (real)(thr / 2);
+    bias[0] += (real)(thr / 2);
+    for (i = 0; i < N; i++) f->y[i] = d[i] - thr > 0 ? 1 : 0;
+}
+
+static int setup(fixture *f, int level, int size, int target)
+{
+    gc_error err;
+    rng r;
+    size_t i, nx = (size_t)N * size * size;
+    memset(f, 0, sizeof *f);
+    if (model_build(&f->m, level, 1, size, size, CLASSES, N, 1000 + level, &err) != GC_OK ||
+        (target >= 0 && model_set_target(&f->m, target, &err) != GC_OK) ||
+        step_init(&f->st, &f->m, &err) != GC_OK) {
+        CHECK_MSG(0, "setup level %d: %s", level, err.msg);
+        return 0;
+    }
+    f->x = (real *)gc_calloc(nx, sizeof(real));
+    rng_seed(&r, 7);
+    for (i = 0; i < nx; i++) f->x[i] = (real)rng_uniform_range(&r, -1, 1);
+    f->saved = f->m.rng;
+    balance(f);
+    return 1;
+}
+
+static void teardown(fixture *f)
+{
+    step_free(&f->st);
+    model_free(&f->m);
+    free(f->x);
+}
+
+static double frozen_loss(fixture *f, const step_opts *o, const step_frozen *fr)
+{
+    f->m.rng = f->saved;
+    return step_loss(&f->st, f->x, f->y, N, o, fr);
+}
+
+/* Central difference of the frozen loss along v (or one coordinate idx),
+ * with step H; also with step 2H: for a smooth function the two agree to
+ * O(H^2), a kink within 2H of theta makes them differ by O(1). */
+static double fd(fixture *f, const step_opts *o, const step_frozen *fr, const real *v, size_t idx,
+                 int *kink)
+{
+    param_store *ps = &f->m.ps;
+    size_t np = ps->nvalue, i;
+    real *save = (real *)gc_calloc(np, sizeof(real));
+    double val[4], steps[4] = {H, -H, 2 * H, -2 * H}, d1, d2;
+    int s;
+    memcpy(save, ps->value, np * sizeof(real));
+    for (s = 0; s < 4; s++) {
+        if (v) for (i = 0; i < np; i++) ps->value[i] = save[i] + (real)steps[s] * v[i];
+        else ps->value[idx] = save[idx] + (real)steps[s];
+        val[s] = frozen_loss(f, o, fr);
+        memcpy(ps->value, save, np * sizeof(real));
+    }
+    free(save);
+    d1 = (val[0] - val[1]) / (2 * H);
+    d2 = (val[2] - val[3]) / (4 * H);
+    *kink = fabs(d1 - d2) > KINK_REL * fmax(fabs(d1), 1e-4);
+    return d1;
+}
+
+/* Check the step's gradient for one configuration; returns the worst error. */
+static double check_config(int level, int size, int target, cam_grad_mode mode,
+                           consistency_distance dist, int nsingle)
+{
+    fixture f;
+    step_opts o;
+    step_result res;
+    step_frozen fr;
+    int *sel = NULL, d, kinks = 0, checked = 0, j;
+    real *ref = NULL, *alpha = NULL, *grad = NULL, *v = NULL;
+    double worst = 0, floor;
+    param_store *ps;
+    rng pick;
+    size_t np;
+    if (!setup(&f, level, size, target)) return 1;
+    ps = &f.m.ps;
+    np = ps->nvalue;
+    step_opts_default(&o);
+    o.lambda = LAMBDA;
+    o.grad_mode = mode;
+    o.distance = dist;
+    f.m.rng = f.saved;
+    step_run(&f.st, f.x, f.y, N, &o, NULL, &res);
+    CHECK_MSG(res.n_selected == N, "level %d: %d of %d samples selected", level, res.n_selected, N);
+    CHECK_MSG(res.loss_cam > 0, "level %d: L_train is %g", level, res.loss_cam);
+    grad = (real *)gc_calloc(np, sizeof(real));
+    memcpy(grad, ps->grad, np * sizeof(real));
+    /* freeze selection, references and (detached) alpha at theta_0 */
+    sel = (int *)gc_calloc((size_t)f.st.ns, sizeof(int));
+    memcpy(sel, f.st.sel, (size_t)f.st.ns * sizeof(int));
+    ref = (real *)gc_calloc((size_t)CLASSES * f.st.z, sizeof(real));
+    memcpy(ref, f.st.ema.ref, (size_t)CLASSES * f.st.z * sizeof(real));
+    alpha = (real *)gc_calloc((size_t)f.st.ns * f.st.k, sizeof(real));
+    memcpy(alpha, f.st.cb.alpha, (size_t)f.st.ns * f.st.k * sizeof(real));
+    fr.active = 1;
+    fr.ns = f.st.ns;
+    fr.sel = sel;
+    fr.ref = ref;
+    fr.alpha = mode == CAM_GRAD_DETACHED ? alpha : NULL;
+    CHECK_NEAR(frozen_loss(&f, &o, &fr), res.loss, 1e-12);
+
+    /* random directions through all parameters */
+    v = (real *)gc_calloc(np, sizeof(real));
+    rng_seed(&pick, 99);
+    floor = 1e-4;
+    for (d = 0; d < 3; d++) {
+        double an = 0, num;
+        size_t i;
+        int kink;
+        double norm = 0;
+        /* a unit direction: theta moves by H in all, so few kinks are crossed */
+        for (i = 0; i < np; i++) v[i] = (real)rng_uniform_range(&pick, -1, 1);
+        for (i = 0; i < np; i++) norm += (double)v[i] * v[i];
+        for (i = 0; i < np; i++) v[i] = (real)(v[i] / sqrt(norm));
+        for (i = 0; i < np; i++) an += (double)grad[i] * v[i];
+        num = fd(&f, &o, &fr, v, 0, &kink);
+        if (kink) { kinks++; continue; }
+        checked++;
+        if (test_rel_err(an, num, floor) > worst) worst = test_rel_err(an, num, floor);
+    }
+    /* single parameters: the last (classifier) weight, then random ones */
+    for (j = 0; j < nsingle; j++) {
+        size_t idx;
+        int kink;
+        double num;
+        if (j == 0) idx = ps->entry[last_param(ps) - 1].offset;
+        else idx = (size_t)(rng_uniform(&pick) * (double)np);
+        num = fd(&f, &o, &fr, NULL, idx, &kink);
+        if (kink) { kinks++; continue; }
+        checked++;
+        if (test_rel_err(grad[idx], num, floor) > TOL)
+            printf("    parameter %zu: analytic %.10e, differences %.10e\n", idx, grad[idx], num);
+        if (test_rel_err(grad[idx], num, floor) > worst) worst = test_rel_err(grad[idx], num, floor);
+    }
+    CHECK_MSG(worst <= TOL, "level %d target %d %s %s: relative error %.3e", level,
+              f.m.target, cam_grad_mode_name(mode), consistency_distance_name(dist), worst);
+    CHECK_MSG(kinks * 4 <= checked, "level %d: %d of %d differences crossed kinks", level, kinks,
+              kinks + checked);
+    printf("    level %d target %2d %-8s %-4s rel err %.2e (%d checked, %d at kinks)\n", level,
+           f.m.target, cam_grad_mode_name(mode), consistency_distance_name(dist), worst, checked,
+           kinks);
+    free(sel); free(ref); free(alpha); free(grad); free(v);
+    teardown(&f);
+    return worst;
+}
+
+static void check_level(int level, int size, int early_target)
+{
+    check_config(level, size, -1, CAM_GRAD_EXACT, CONS_L2SQ, 6);
+    check_config(level, size, -1, CAM_GRAD_EXACT, CONS_L2, 3);
+    check_config(level, size, -1, CAM_GRAD_DETACHED, CONS_L2SQ, 3);
+    check_config(level, size, -1, CAM_GRAD_DETACHED, CONS_L2, 3);
+    check_config(level, size, early_target, CAM_GRAD_EXACT, CONS_L2SQ, 6);
+    check_config(level, size, early_target, CAM_GRAD_DETACHED, CONS_L2, 3);
+}
+
+/* Level 1 early target 1 (head: pool conv ReLU pool GAP linear). */
+static void test_level1_gradient(void) { check_level(1, 12, 1); }
+/* Level 2 early target 9 (head: BN ReLU pool conv BN ReLU ...). */
+static void test_level2_gradient(void) { check_level(2, 16, 9); }
+/* Level 3 early target 6: head holds the last residual block. */
+static void test_level3_gradient(void) { check_level(3, 16, 6); }
+/* Level 4 early target 16: head = SE + classifier (SE second-order terms). */
+static void test_level4_gradient(void) { check_level(4, 16, 16); }
+/* Level 5 early target 6: the last residual block in the head. */
+static void test_level5_gradient(void) { check_level(5, 16, 6); }
+
+/* At the paper's targets the head is (max-pool / ReLU) + GAP + dropout +
+ * dense: G does not depend on A, so exact and detached differ only in the
+ * classifier weight's gradient (DESIGN.md section 2, step 6). */
+static void test_exact_detached_differ_only_in_classifier_weight(void)
+{
+    int level;
+    for (level = 1; level <= 5; level++) {
+        fixture f;
+        step_opts o;
+        step_result res;
+        real *g_exact;
+        param_store *ps;
+        int i, wi;
+        if (!setup(&f, level, 16, -1)) return;
+        ps = &f.m.ps;
+        wi = last_param(ps) - 1;
+        step_opts_default(&o);
+        o.lambda = LAMBDA;
+        f.m.rng = f.saved;
+        step_run(&f.st, f.x, f.y, N, &o, NULL, &res);
+        g_exact = (real *)gc_calloc(ps->nvalue, sizeof(real));
+        memcpy(g_exact, ps->grad, ps->nvalue * sizeof(real));
+        o.grad_mode = CAM_GRAD_DETACHED;
+        step_reset_refs(&f.st);
+        f.m.rng = f.saved;
+        step_run(&f.st, f.x, f.y, N, &o, NULL, &res);
+        for (i = 0; i < ps->count; i++) {
+            const ps_entry *e = &ps->entry[i];
+            size_t k;
+            double diff = 0;
+            if (e->kind != PS_PARAM) continue;
+            for (k = 0; k < e->numel; k++)
+                diff = fmax(diff, fabs((double)g_exact[e->offset + k] - ps->grad[e->offset + k]));
+            if (i == wi) CHECK_MSG(diff > 1e-8, "level %d: %s gradients equal", level, e->name);
+            else CHECK_MSG(diff < 1e-12, "level %d: %s differs by %g", level, e->name, diff);
+        }
+        free(g_exact);
+        teardown(&f);
+    }
+}
+
+/* lambda = 0: the step is a plain CE step, whatever the mode. */
+static void test_lambda_zero_is_cross_entropy(void)
+{
+    fixture f;
+    step_opts o;
+    step_result res;
+    if (!setup(&f, 2, 16, -1)) return;
+    step_opts_default(&o);
+    f.m.rng = f.saved;
+    step_run(&f.st, f.x, f.y, N, &o, NULL, &res);
+    CHECK(res.loss == res.loss_ce);
+    CHECK(res.loss_cam == 0);
+    CHECK(f.st.ema.initialized[0] == 0 && f.st.ema.initialized[1] == 0);
+    teardown(&f);
+}
+
+int main(int argc, char **argv)
+{
+    static const test_case cases[] = {
+        TEST_CASE(test_level1_gradient),
+        TEST_CASE(test_level2_gradient),
+        TEST_CASE(test_level3_gradient),
+        TEST_CASE(test_level4_gradient),
+        TEST_CASE(test_level5_gradient),
+        TEST_CASE(test_exact_detached_differ_only_in_classifier_weight),
+        TEST_CASE(test_lambda_zero_is_cross_entropy),
+    };
+    return test_main(argc, argv, cases, TEST_COUNT(cases));
+}
