@@ -322,11 +322,17 @@ void step_run(train_step *st, const real *x, const int *y, int n, const step_opt
 
 void step_gradcam(train_step *st, const real *x, const int *cls, int n, real *cam)
 {
+    model_forward(st->m, x, n);
+    step_gradcam_current(st, cls, n, cam);
+}
+
+void step_gradcam_current(train_step *st, const int *cls, int n, real *cam)
+{
     model *m = st->m;
     size_t row = (size_t)st->k * st->z;
     int j, saved = m->ctx.grad_params, coupled;
     real *saved_cam = st->cb.cam;
-    model_forward(m, x, n);
+    GC_CHECK(n == m->head->n);
     st->n = n;
     st->ns = n;
     for (j = 0; j < n; j++) {

@@ -98,5 +98,7 @@ double step_loss(train_step *st, const real *x, const int *y, int n, const step_
  * metric: the labels of correctly classified samples; for a gallery: the
  * predictions). Writes logits to m->logits, maps to cam (n, Z). */
 void step_gradcam(train_step *st, const real *x, const int *cls, int n, real *cam);
+/* The same for the batch of the last model_forward (no second forward). */
+void step_gradcam_current(train_step *st, const int *cls, int n, real *cam);
 
 #endif
