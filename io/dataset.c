@@ -348,19 +348,18 @@ static int parse_count(const char *s, long lo, long hi, long *out)
     return 1;
 }
 
-static int list_synth(const char *spec, int test, uint64_t seed, listing *L, gc_error *err)
+int dataset_synth_params(const char *spec, int *classes, size_t *count_train,
+                         size_t *count_test, gc_error *err)
 {
     char buf[64], *colon;
-    long classes = SYNTH_DEFAULT_CLASSES, n = -1;
-    size_t count, i;
-    L->kind = SRC_SYNTH;
-    if (strlen(spec) >= sizeof buf) return gc_fail(err, "%s: bad synth spec", spec);
+    long k = SYNTH_DEFAULT_CLASSES, n = -1;
+    if (strlen(spec) >= sizeof buf || strncmp(spec, "synth", 5) != 0)
+        return gc_fail(err, "%s: bad synth spec (synth, synth:K or synth:K:N)", spec);
     strcpy(buf, spec);
     if (buf[5] == ':') {
-        char *k = buf + 6;
-        colon = strchr(k, ':');
+        colon = strchr(buf + 6, ':');
         if (colon) *colon = '\0';
-        if (!parse_count(k, SYNTH_MIN_CLASSES, SYNTH_MAX_CLASSES, &classes))
+        if (!parse_count(buf + 6, SYNTH_MIN_CLASSES, SYNTH_MAX_CLASSES, &k))
             return gc_fail(err, "%s: bad class count (synth:K with K in %d..%d)", spec,
                            SYNTH_MIN_CLASSES, SYNTH_MAX_CLASSES);
         if (colon && !parse_count(colon + 1, 1, DATASET_MAX_SYNTH, &n))
@@ -369,9 +368,25 @@ static int list_synth(const char *spec, int test, uint64_t seed, listing *L, gc_
     } else if (buf[5] != '\0') {
         return gc_fail(err, "%s: bad synth spec (synth, synth:K or synth:K:N)", spec);
     }
-    if (n < 0) count = test ? SYNTH_DEFAULT_TEST : SYNTH_DEFAULT_TRAIN;
-    else if (!test) count = (size_t)n;
-    else count = (size_t)((n + 3) / 4 > classes ? (n + 3) / 4 : classes);
+    *classes = (int)k;
+    if (n < 0) {
+        *count_train = SYNTH_DEFAULT_TRAIN;
+        *count_test = SYNTH_DEFAULT_TEST;
+    } else {
+        *count_train = (size_t)n;
+        *count_test = (size_t)((n + 3) / 4 > k ? (n + 3) / 4 : k);
+    }
+    return GC_OK;
+}
+
+static int list_synth(const char *spec, int test, uint64_t seed, listing *L, gc_error *err)
+{
+    size_t count, count_train, count_test, i;
+    int classes;
+    L->kind = SRC_SYNTH;
+    if (dataset_synth_params(spec, &classes, &count_train, &count_test, err) != GC_OK)
+        return GC_FAIL;
+    count = test ? count_test : count_train;
     L->synth_seed = synth_split_seed(seed, test);
     L->count = count;
     L->src = malloc(count * sizeof *L->src);
@@ -383,8 +398,7 @@ static int list_synth(const char *spec, int test, uint64_t seed, listing *L, gc_
     }
     for (i = 0; i < count; i++) {
         L->src[i] = i;
-        if (intvec_push(&L->labels, synth_label(i, (int)classes)) != GC_OK)
-            return oom(err, spec);
+        if (intvec_push(&L->labels, synth_label(i, classes)) != GC_OK) return oom(err, spec);
     }
     return GC_OK;
 }

@@ -107,6 +107,12 @@ void dataset_get(dataset *ds, size_t index, int augment, rng *r, real *out);
  * (labels, n, seed) choose the same images as the "@N" spec suffix. */
 int dataset_limit(dataset *ds, size_t n, uint64_t seed, gc_error *err);
 
+/* Parse a synth spec ("synth", "synth:K", "synth:K:N") into its class count
+ * and the image counts of its train and test splits (the rules above); for
+ * `train --export-synth`, which passes them to synth_export. */
+int dataset_synth_params(const char *spec, int *classes, size_t *count_train,
+                         size_t *count_test, gc_error *err);
+
 /* Per-class image counts into counts[classes]. */
 void dataset_class_counts(const dataset *ds, size_t *counts);
 

@@ -54,28 +54,47 @@ typedef struct blob {
     double sigma;         /* radius scale */
     double aspect;        /* bar: major/minor axis ratio */
     double angle;         /* bar orientation */
+    double cos_angle, sin_angle;
     int shape;
 } blob;
 
+/* exp(-x/2), taken as 0 beyond x = SYNTH_GAUSS_CUT (exp(-9) < 2e-4: well
+ * below one grey level of a blob). Saves most exp() calls. */
+#define SYNTH_GAUSS_CUT 18.0
+static double gauss(double x) { return x > SYNTH_GAUSS_CUT ? 0.0 : exp(-0.5 * x); }
+
 static double blob_value(const blob *b, double u, double v)
 {
-    double dx = u - b->x, dy = v - b->y, t;
+    double dx = u - b->x, dy = v - b->y;
     if (b->shape == 1) {
         double d = sqrt(dx * dx + dy * dy) - 1.5 * b->sigma;
         double w = 0.55 * b->sigma;
-        return b->amp * exp(-0.5 * d * d / (w * w));
+        return b->amp * gauss(d * d / (w * w));
     }
     if (b->shape == 2) {
-        double c = cos(b->angle), s = sin(b->angle);
-        double a = (c * dx + s * dy) / (b->sigma * b->aspect);
-        double m = (-s * dx + c * dy) / (b->sigma * 0.7);
-        return b->amp * exp(-0.5 * (a * a + m * m));
+        double a = (b->cos_angle * dx + b->sin_angle * dy) / (b->sigma * b->aspect);
+        double m = (-b->sin_angle * dx + b->cos_angle * dy) / (b->sigma * 0.7);
+        return b->amp * gauss(a * a + m * m);
     }
-    t = (dx * dx + dy * dy) / (b->sigma * b->sigma);
-    return b->amp * exp(-0.5 * t);
+    return b->amp * gauss((dx * dx + dy * dy) / (b->sigma * b->sigma));
+}
+
+/* "Gaussian-ish" noise: sum of 4 uniforms (Irwin-Hall), mean 0, sd 1. Four
+ * integer draws per pixel instead of Box-Muller's log, sqrt and cos. */
+static double noise(rng *r)
+{
+    double s = rng_uniform(r) + rng_uniform(r) + rng_uniform(r) + rng_uniform(r);
+    return (s - 2.0) * 1.7320508075688772; /* sqrt(12 / 4) */
 }
 
 #define SYNTH_MAX_BLOBS 4
+#define SYNTH_WAVE_CACHE 1024   /* columns whose intensity wave is precomputed */
+
+/* The column factor of the smooth intensity variation (cached for x < 1024). */
+static double col_wave(const double *col, int size, int x, double f1, double p1)
+{
+    return x < SYNTH_WAVE_CACHE ? col[x] : sin(SYNTH_TWO_PI * (f1 * ((x + 0.5) / size) + p1));
+}
 #define GC_SYNTH_PATH_MAX 4096
 
 void synth_image(uint64_t seed, uint64_t index, int classes, int size, uint8_t *out)
@@ -84,7 +103,7 @@ void synth_image(uint64_t seed, uint64_t index, int classes, int size, uint8_t *
     blob blobs[SYNTH_MAX_BLOBS];
     int nblobs = 0, ndistract, label, k, x, y;
     double cx, cy, ax, ay, tilt, base, contrast, noise_sd;
-    double f1, f2, p1, p2, var_amp;
+    double f1, f2, p1, p2, var_amp, ct, st, col[SYNTH_WAVE_CACHE];
 
     GC_CHECK(classes >= SYNTH_MIN_CLASSES && classes <= SYNTH_MAX_CLASSES && size >= 1);
     rng_seed(&r0, seed);
@@ -134,26 +153,39 @@ void synth_image(uint64_t seed, uint64_t index, int classes, int size, uint8_t *
         b->shape = 0;
     }
 
+    for (k = 0; k < nblobs; k++) {
+        blobs[k].cos_angle = cos(blobs[k].angle);
+        blobs[k].sin_angle = sin(blobs[k].angle);
+    }
+    ct = cos(tilt);
+    st = sin(tilt);
+    for (x = 0; x < size && x < SYNTH_WAVE_CACHE; x++) col[x] = sin(SYNTH_TWO_PI * (f1 * ((x + 0.5) / size) + p1));
     for (y = 0; y < size; y++) {
         double v = (y + 0.5) / size;
+        double row_wave = cos(SYNTH_TWO_PI * (f2 * v + p2));
         for (x = 0; x < size; x++) {
             double u = (x + 0.5) / size;
             double dx = u - cx, dy = v - cy;
-            double ru = (cos(tilt) * dx + sin(tilt) * dy) / ax;
-            double rv = (-sin(tilt) * dx + cos(tilt) * dy) / ay;
+            double ru = (ct * dx + st * dy) / ax;
+            double rv = (-st * dx + ct * dy) / ay;
             double rho = sqrt(ru * ru + rv * rv);
             double skull = (rho - 1.0) / SYNTH_SKULL_WIDTH;
-            double inside = 1.0 / (1.0 + exp((rho - SYNTH_BRAIN_EDGE) / SYNTH_BRAIN_SOFT));
+            /* soft brain mask: a logistic step at SYNTH_BRAIN_EDGE, taken as exactly
+             * 1 / 0 where it is within 5e-7 of them */
+            double inside = rho < SYNTH_BRAIN_EDGE - 0.22   ? 1.0
+                            : rho > SYNTH_BRAIN_EDGE + 0.22 ? 0.0
+                            : 1.0 / (1.0 + exp((rho - SYNTH_BRAIN_EDGE) / SYNTH_BRAIN_SOFT));
             double vent_l = (ru + 0.16) * (ru + 0.16) / 0.01 + (rv + 0.05) * (rv + 0.05) / 0.04;
             double vent_r = (ru - 0.16) * (ru - 0.16) / 0.01 + (rv + 0.05) * (rv + 0.05) / 0.04;
-            double val = SYNTH_SKULL_LEVEL * exp(-0.5 * skull * skull);
+            double val = SYNTH_SKULL_LEVEL * gauss(skull * skull);
             double q;
-            val += inside * base *
-                   (1.0 + var_amp * sin(SYNTH_TWO_PI * (f1 * u + p1)) *
-                              cos(SYNTH_TWO_PI * (f2 * v + p2)));
-            val -= inside * SYNTH_VENTRICLE_DEPTH * (exp(-0.5 * vent_l) + exp(-0.5 * vent_r));
-            for (k = 0; k < nblobs; k++) val += inside * blob_value(&blobs[k], u, v);
-            val = contrast * val + noise_sd * rng_normal(&r);
+            if (inside > 1e-6) {
+                val += inside * base *
+                       (1.0 + var_amp * col_wave(col, size, x, f1, p1) * row_wave);
+                val -= inside * SYNTH_VENTRICLE_DEPTH * (gauss(vent_l) + gauss(vent_r));
+                for (k = 0; k < nblobs; k++) val += inside * blob_value(&blobs[k], u, v);
+            }
+            val = contrast * val + noise_sd * noise(&r);
             q = floor(val * SYNTH_MAXVAL + 0.5);
             if (q < 0) q = 0;
             if (q > SYNTH_MAXVAL) q = SYNTH_MAXVAL;

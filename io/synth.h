@@ -23,8 +23,11 @@
  *   sees little absolute position, so the classes must also differ locally;
  * - nuisance: 1-3 dimmer distractor blobs (bright or dark) anywhere in the
  *   head, a random contrast factor, and Gaussian noise.
- * The task is learnable by a small CNN at 32x32 within a few epochs; faint
- * lesions, distractors and noise keep it from being trivial.
+ * Faint lesions, distractors and noise keep the task from being trivial.
+ * Measured once with PyTorch (2000 train / 500 test images at 32x32, batch
+ * 32): the Level-2 network of DESIGN.md section 4 with Adam lr 1e-4 reaches
+ * test accuracy 0.94, 0.95, 0.98 after epochs 1, 2, 3; the much smaller
+ * Level 1 learns slowly (0.30 -> 0.44 in 4 epochs at lr 1e-3; chance 0.25).
  *
  * Splits: "train" draws from stream `seed`, "test" from stream
  * synth_split_seed(seed, 1), so the two never share an image.

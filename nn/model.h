@@ -50,15 +50,21 @@ typedef struct model {
 /* The paper's target block per level: 4, 13, 8, 17, 8. */
 int model_default_target(int level);
 
-/* Build level 1..5 for in_c channels, in_h x in_w input, `classes` >= 2, a
+/* Build level 1..5 (into *m, which must then stay where it is: the layers
+ * point into m->ctx / m->ps / m->rng) for in_c channels, in_h x in_w input, `classes` >= 2, a
  * batch capacity max_n, PyTorch default initialisation from `seed`. The
- * target is the paper's; change it with model_set_target. */
+ * target is the paper's; change it with model_set_target. Eval mode,
+ * grad_params on. GC_FAIL (nothing left allocated) for a bad level, in_c < 1,
+ * classes < 2, max_n < 1, or an input too small for the max-pools (any side
+ * below 4 for Level 1, 8 for Levels 2-5) or too large. */
 int model_build(model *m, int level, int in_c, int in_h, int in_w, int classes,
                 int max_n, uint64_t seed, gc_error *err);
 void model_free(model *m);
 
 /* Split at features index T (0 <= T < nfeatures); rebuilds trunk/head views
- * and the A buffers. */
+ * and the A buffers (act_a, d_act_a, act_a_t). T = nfeatures-1 leaves the
+ * classifier alone as the head. Run model_forward again before any
+ * backward/tangent pass. GC_FAIL (model unchanged) for T out of range. */
 int model_set_target(model *m, int target, gc_error *err);
 
 void model_set_train(model *m, int train);   /* train / eval mode */

@@ -7,8 +7,10 @@
  *   cc ... -O3 -march=native ...                  (the tuned build)
  *
  * Each shape runs ROUNDS rounds of at least MIN_SECONDS; the median round is
- * printed (the machine is shared, single rounds are noisy). The last column
- * is a hash of C's bits: equal hashes across builds mean identical results.
+ * printed (the machine is shared, single rounds are noisy). Columns: gemm();
+ * gemm_packed_a() with A packed beforehand; the naive triple loop gemm.c
+ * replaced (small shapes only); a hash of C's bits (after the packed-A run,
+ * which gives gemm's bits): equal hashes across builds mean identical results.
  * Usage: bench_gemm [rounds]
  */
 #include "nn/gemm.h"
@@ -82,6 +84,20 @@ static void gemm_naive(int trans_a, int trans_b, int m, int n, int k, real alpha
     }
 }
 
+/* gemm_packed_a on an A packed beforehand (packing not timed): the cost of a
+ * product whose A is shared, e.g. convolution weights over a batch. */
+static const real *bench_packed;
+
+static void gemm_prepacked(int trans_a, int trans_b, int m, int n, int k, real alpha,
+                           const real *a, int lda, const real *b, int ldb, real beta, real *c,
+                           int ldc)
+{
+    (void)trans_a;
+    (void)a;
+    (void)lda;
+    gemm_packed_a(trans_b, m, n, k, alpha, bench_packed, b, ldb, beta, c, ldc);
+}
+
 typedef void (*gemm_fn)(int, int, int, int, int, real, const real *, int, const real *, int,
                         real, real *, int);
 
@@ -126,14 +142,15 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     printf("real = %s, median of %d rounds, %s\n", REAL_NAME, rounds, BENCH_CLOCK_NAME);
-    printf("%-30s %5s %6s %5s %9s %9s %9s\n", "shape", "M", "N", "K", "GFLOP/s", "naive",
-           "C hash");
+    printf("%-30s %5s %6s %5s %8s %8s %8s  %s\n", "shape", "M", "N", "K", "gemm", "packedA",
+           "naive", "C hash");
     for (si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *s = &shapes[si];
         size_t la = (size_t)s->m * s->k, lb = (size_t)s->k * s->n, lc = (size_t)s->m * s->n;
         real *a = gc_calloc(la, sizeof *a), *b = gc_calloc(lb, sizeof *b);
         real *c = gc_calloc(lc, sizeof *c);
-        double rate, naive = 0;
+        double rate, rate_packed, naive = 0;
+        real *packed;
         size_t i;
         unsigned long x = 12345;
         for (i = 0; i < la; i++) {
@@ -145,13 +162,18 @@ int main(int argc, char **argv)
             b[i] = (real)((double)x / 1073741824.0 - 1.0);
         }
         rate = time_gemm(gemm, s, a, b, c, rounds);
+        packed = gc_calloc(gemm_packed_a_len(s->m, s->k), sizeof *packed);
+        gemm_pack_a(s->ta, s->m, s->k, a, s->ta ? s->m : s->k, packed);
+        bench_packed = packed;
+        rate_packed = time_gemm(gemm_prepacked, s, a, b, c, rounds);
+        free(packed);
         if ((double)s->m * s->n * s->k <= NAIVE_MAX_MACS) {
             real *c2 = gc_calloc(lc, sizeof *c2);
             naive = time_gemm(gemm_naive, s, a, b, c2, 1);
             free(c2);
         }
-        printf("%-30s %5d %6d %5d %9.1f %9.2f  %08lx\n", s->name, s->m, s->n, s->k, rate,
-               naive, hash_bits(c, lc));
+        printf("%-30s %5d %6d %5d %8.1f %8.1f %8.2f  %08lx\n", s->name, s->m, s->n, s->k, rate,
+               rate_packed, naive, hash_bits(c, lc));
         fflush(stdout);
         free(a);
         free(b);

@@ -207,11 +207,11 @@ double layercheck(layer *l, const lc_opts *o)
     eval_phi(&s, 1);
     ps_zero_grad(ps);
     layer_backward(l, s.dy, dx_b);
-    memcpy(g_b, ps->grad, np * sizeof(real));
+    if (np) memcpy(g_b, ps->grad, np * sizeof(real));
     /* analytic: tangent_backward(dy, dy_t) */
     ps_zero_grad(ps);
     layer_tangent_backward(l, s.dy, s.dy_t, dx_tb, dxt_tb);
-    memcpy(g_tb, ps->grad, np * sizeof(real));
+    if (np) memcpy(g_tb, ps->grad, np * sizeof(real));
 
     /* backward against differences of dy . F */
     compare_grad(&s, "backward dx", s.x, dx_b, s.nx, 0);

@@ -109,6 +109,21 @@ static void test_synth_splits(void)
     dataset_free(&te);
 }
 
+static void test_synth_params(void)
+{
+    int k = 0;
+    size_t tr = 0, te = 0;
+    gc_error err;
+    CHECK(dataset_synth_params("synth:4:30", &k, &tr, &te, &err) == GC_OK);
+    CHECK(k == 4 && tr == 30 && te == 8);
+    CHECK(dataset_synth_params("synth", &k, &tr, &te, &err) == GC_OK);
+    CHECK(k == SYNTH_DEFAULT_CLASSES && tr == SYNTH_DEFAULT_TRAIN && te == SYNTH_DEFAULT_TEST);
+    CHECK(dataset_synth_params("synth:3:5", &k, &tr, &te, &err) == GC_OK);
+    CHECK(k == 3 && tr == 5 && te == 3);   /* at least one test image per class */
+    CHECK(dataset_synth_params("synthx", &k, &tr, &te, &err) == GC_FAIL &&
+          strstr(err.msg, "synthx: bad synth spec"));
+}
+
 static void test_bad_specs(void)
 {
     expect_open_fail("synth:1", "train", 8, "bad class count");
@@ -425,6 +440,7 @@ int main(int argc, char **argv)
 {
     static const test_case cases[] = {
         TEST_CASE(test_synth_splits),
+        TEST_CASE(test_synth_params),
         TEST_CASE(test_bad_specs),
         TEST_CASE(test_image_folder_rules),
         TEST_CASE(test_root_symlink_loop_does_not_hang),

@@ -58,7 +58,7 @@ static void test_shrink_is_antialiased(void)
 {
     /* [0, 4, 8, 12] -> 2, scale 2, support 2: taps (3/7, 3/7, 1/7) and
      * (1/7, 3/7, 3/7); plain bilinear would give 2 and 10 */
-    real in[4] = {0, 4, 8, 12}, out[2], tmp[2];
+    real in[4] = {0, 4, 8, 12}, out[2], tmp[4]; /* tmp: (in_h, out_w) */
     real in2[6] = {6, 0, 0, 0, 0, 6}, out2[3], tmp2[3];
     resize_bilinear(in, 1, 4, out, 1, 2, tmp);
     CHECK_NEAR(out[0], 20.0 / 7.0, TOL);
