@@ -48,7 +48,7 @@ TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
 TOOLS    := $(TOOL_SRC:tests/%.c=build/tests/%)
 
-.PHONY: all test clean
+.PHONY: all test clean crosscheck
 .SECONDARY:
 all: $(LIB) $(PROGS)
 
@@ -85,6 +85,14 @@ build/tests/%: build/tests/obj/tests/%.o $(TSUP_OBJ) $(TLIB)
 # Shell tests find the programs through GC_BIN.
 test: all $(TESTS) $(TOOLS)
 	@GC_BIN=$(CURDIR)/$(BUILD) GC_TOOLS=$(CURDIR)/build/tests GC_REAL=$(REAL) sh tests/run.sh $(TESTS) $(TEST_SH)
+
+# Every tensor of a training-step dump against PyTorch, all five levels, both
+# gradient modes, both distances, paper and earlier targets (docs/CROSSCHECK.md).
+# Needs /usr/bin/python3 with Debian's python3-torch and python3-numpy.
+crosscheck:
+	$(MAKE) REAL=double all
+	$(MAKE) REAL=float all
+	sh tests/crosscheck.sh
 
 clean:
 	rm -rf build

@@ -70,7 +70,8 @@
 #define EVAL_MAX_BATCH 4096
 #define EVAL_DEFAULT_GALLERY 16
 #define EVAL_MAX_GALLERY 1024
-#define EVAL_TILE_PX 96          /* aim for map / gallery tiles about this many pixels wide */
+#define EVAL_TILE_PX 96          /* aim for gallery tiles about this many pixels wide */
+#define EVAL_MAP_TILE_PX 128     /* and for representative-map tiles */
 #define EVAL_MAPS_COLS 10        /* class maps per row when there are more classes */
 #define EVAL_GALLERY_COLS 8      /* gallery tiles per row */
 #define EVAL_PATH_MAX 4096
@@ -716,10 +717,10 @@ static int check_class_names(const ckpt_info *ci, const dataset *ds, const char 
                    ci->path, ci->class_names, ds->classes);
 }
 
-/* Integer enlargement that makes a side of n pixels about EVAL_TILE_PX. */
-static size_t tile_scale(size_t n)
+/* Integer enlargement that makes a side of n pixels about px pixels. */
+static size_t tile_scale(size_t n, size_t px)
 {
-    size_t s = n ? (EVAL_TILE_PX + n - 1) / n : 1;
+    size_t s = n ? (px + n - 1) / n : 1;
     return s < 1 ? 1 : s;
 }
 
@@ -759,7 +760,7 @@ static int render_gallery(model_eval *me, train_step *st, dataset *ds, const int
     s.cam_h = (size_t)m->cam_h;
     s.cam_w = (size_t)m->cam_w;
     o.range = OVERLAY_RANGE_SYMMETRIC;
-    o.scale = tile_scale((size_t)ds->size);
+    o.scale = tile_scale((size_t)ds->size, EVAL_TILE_PX);
     rc = overlay_gallery(&me->gallery_img, &s, n < EVAL_GALLERY_COLS ? n : EVAL_GALLERY_COLS, &o,
                          err);
     free(images);
@@ -777,7 +778,7 @@ static int render_class_maps(model_eval *me, gc_error *err)
     overlay_opts o = overlay_opts_default();
     int rc;
     for (k = 0; k < n; k++) maps[k] = (real)r->class_mean[k];
-    o.scale = tile_scale(r->h > r->w ? r->h : r->w);
+    o.scale = tile_scale(r->h > r->w ? r->h : r->w, EVAL_MAP_TILE_PX);
     rc = overlay_class_maps(&me->maps_img, maps, r->classes, r->h, r->w,
                             r->classes > EVAL_MAPS_COLS ? EVAL_MAPS_COLS : 0, &o, err);
     free(maps);
@@ -1175,7 +1176,7 @@ static void report_comparison(report *r, const model_eval *me, int n_models,
 /* Which file and data each model row is. */
 static void report_models(report *r, const model_eval *me, int n_models, const eval_args *a)
 {
-    static const char *const head[] = {"model", "checkpoint", "data (" "split, images)",
+    static const char *const head[] = {"model", "checkpoint", "data (split, images)",
                                        "correct", "mean CE"};
     const size_t ncol = sizeof head / sizeof head[0];
     cells t;
@@ -1254,7 +1255,7 @@ static char *classes_legend(const model_eval *m)
     return textbuf_release(&tb);
 }
 
-static void report_model_details(report *r, const model_eval *m, int idx, const eval_args *a)
+static void report_model_details(report *r, const model_eval *m, int idx)
 {
     char title[EVAL_PATH_MAX + 64], lab[32];
     cells t;
@@ -1266,12 +1267,19 @@ static void report_model_details(report *r, const model_eval *m, int idx, const 
     report_h2(r, title);
     {
         char *p = sfmt("Level %d, %zu parameters, CAM layer %s (%s), %d channels of %d x %d. "
-                       "Data: %s, %s split, %zu images (data seed %llu). Mean cross-entropy %.6g, "
-                       "accuracy %.6g, Cohen's kappa %.6g; %zu correctly classified samples.",
+                       "Data: %s%s, batch %d. Mean cross-entropy %.6g, accuracy %.6g, Cohen's "
+                       "kappa %.6g; %zu correctly classified samples.",
                        m->info.level, m->n_params, m->cam_layer, m->cam_desc, m->cam_c,
-                       m->cam_h, m->cam_w, m->data_desc, a->split, m->count,
-                       (unsigned long long)m->data_seed, m->ce, m->accuracy, m->kappa,
-                       m->n_correct);
+                       m->cam_h, m->cam_w, m->data_desc,
+                       m->limit ? " (class-stratified subset)" : "", m->batch, m->ce,
+                       m->accuracy, m->kappa, m->n_correct);
+        report_p(r, p);
+        free(p);
+    }
+    if (m->info.real && strcmp(m->info.real, REAL_NAME) != 0) {
+        char *p = sfmt("Note: trained with the %s build, evaluated with the %s build; the numbers "
+                       "can differ from the training log in the last digits.",
+                       m->info.real, REAL_NAME);
         report_p(r, p);
         free(p);
     }
@@ -1422,7 +1430,7 @@ static int build_report(report *r, const model_eval *me, int n_models,
             free(cap);
         }
     }
-    for (i = 0; i < n_models; i++) report_model_details(r, &me[i], i, a);
+    for (i = 0; i < n_models; i++) report_model_details(r, &me[i], i);
     return GC_OK;
 }
 
@@ -1850,15 +1858,18 @@ static void corr_compute(corr_data *d)
         const corr_model *m = &d->models[r->model];
         r->name = *r->seed ? sfmt("%s, seed %s", m->name, r->seed) : xstrdup(m->name);
     }
-    for (i = 0; i < d->n_runs; i++) {
-        int dup = 0;
-        for (j = 0; j < d->n_runs; j++)
-            if (j != i && !strcmp(d->runs[i].name, d->runs[j].name)) dup = 1;
-        if (dup && *d->runs[i].level) {
-            char *n = sfmt("%s (%s)", d->runs[i].name, d->runs[i].file);
-            free(d->runs[i].name);
-            d->runs[i].name = n;
-        }
+    {
+        int *dup = (int *)gc_calloc(d->n_runs ? d->n_runs : 1, sizeof(int));
+        for (i = 0; i < d->n_runs; i++)
+            for (j = 0; j < d->n_runs; j++)
+                if (j != i && !strcmp(d->runs[i].name, d->runs[j].name)) dup[i] = 1;
+        for (i = 0; i < d->n_runs; i++)
+            if (dup[i]) {
+                char *n = sfmt("%s (%s)", d->runs[i].name, d->runs[i].file);
+                free(d->runs[i].name);
+                d->runs[i].name = n;
+            }
+        free(dup);
     }
     for (j = 0; j < d->n_models; j++) {
         corr_model *m = &d->models[j];
@@ -2066,12 +2077,12 @@ static int corr_make_charts(const corr_data *d, corr_charts *out, gc_error *err)
     ch.title = title;
     ch.x_label = xl;
     ch.y_label = "Cohen's kappa";
-    snprintf(title, sizeof title, "kappa vs L_CAM per epoch, least-squares line per model");
+    snprintf(title, sizeof title, "kappa vs L_CAM, one point per epoch");
     out->scatter_kappa = svg_scatter(&ch, sm, d->n_models, 1, err);
     if (!out->scatter_kappa) goto done;
     for (i = 0; i < d->n_models; i++) sm[i].y = d->models[i].acc;
     ch.y_label = "accuracy";
-    snprintf(title, sizeof title, "accuracy vs L_CAM per epoch, least-squares line per model");
+    snprintf(title, sizeof title, "accuracy vs L_CAM, one point per epoch");
     out->scatter_acc = svg_scatter(&ch, sm, d->n_models, 1, err);
     if (!out->scatter_acc) goto done;
     for (i = 0; i < d->n_runs; i++) {
@@ -2115,9 +2126,7 @@ static void corr_report_tables(report *r, const corr_data *d)
     const size_t mcols = sizeof mh / sizeof mh[0], rcols = sizeof rh / sizeof rh[0];
     cells t;
     size_t i;
-    double pv[2 * MODEL_LEVELS];
-    const char *plab[MODEL_LEVELS] = {"Level 1", "Level 2", "Level 3", "Level 4", "Level 5"};
-    char cap[256];
+    char cap[512];
     cells_init(&t, d->n_models, mcols);
     for (i = 0; i < d->n_models; i++) {
         const corr_model *m = &d->models[i];
@@ -2138,7 +2147,8 @@ static void corr_report_tables(report *r, const corr_data *d)
                                            : xstrdup("-"));
     }
     snprintf(cap, sizeof cap, "Correlation with L_CAM (%s) over epochs, per model (epochs of "
-                              "all its runs pooled), with the paper's Table 2 for reference",
+                              "all its runs pooled), with the paper's Table 2 for reference (the paper's models were "
+                              "trained without the regulariser)",
              d->variant);
     report_table(r, cap, mh, mcols, (const char *const *)t.c, d->n_models);
     cells_free(&t);
@@ -2155,22 +2165,30 @@ static void corr_report_tables(report *r, const corr_data *d)
     }
     report_table(r, "Per run", rh, rcols, (const char *const *)t.c, d->n_runs);
     cells_free(&t);
+    cells_init(&t, MODEL_LEVELS, 3);
     for (i = 0; i < MODEL_LEVELS; i++) {
-        pv[2 * i] = PAPER_T2_MRI[i];
-        pv[2 * i + 1] = PAPER_T2_CXR[i];
+        cells_set(&t, i, 0, sfmt("Level %zu", i + 1));
+        cells_set(&t, i, 1, sfmt("%.3f", PAPER_T2_MRI[i]));
+        cells_set(&t, i, 2, sfmt("%.3f", PAPER_T2_CXR[i]));
     }
-    report_table_numbers(r, "Paper Table 2: Pearson r of kappa with L_CAM (squared L2, 224 x 224 "
-                            "inputs, 20 epochs, 6 seeds)",
-                         ph, 3, plab, pv, MODEL_LEVELS);
+    report_table(r, "Paper Table 2: Pearson r of kappa with L_CAM over epochs (ordinary "
+                    "training, squared L2, 224 x 224 inputs, 20 epochs, 6 seeds)",
+                 ph, 3, (const char *const *)t.c, MODEL_LEVELS);
+    cells_free(&t);
 }
 
 static void print_corr(FILE *f, const corr_data *d)
 {
     size_t i;
+    int w = 5;
     char a[EVAL_NUM_CHARS], b[EVAL_NUM_CHARS], c[EVAL_NUM_CHARS], e[EVAL_NUM_CHARS];
+    for (i = 0; i < d->n_models; i++)
+        if ((int)strlen(d->models[i].name) > w) w = (int)strlen(d->models[i].name);
+    for (i = 0; i < d->n_runs; i++)
+        if ((int)strlen(d->runs[i].name) > w) w = (int)strlen(d->runs[i].name);
     fprintf(f, "correlation with L_CAM (%s) over epochs\n", d->variant);
-    fprintf(f, "%-36s %5s %6s %9s %9s %9s %9s %9s %9s\n", "model", "runs", "points", "r(kappa)",
-            "rho(kap)", "r(acc)", "rho(acc)", "paperMRI", "paperCXR");
+    fprintf(f, "%-*s %5s %6s %9s %9s %9s %9s %9s %9s\n", w, "model", "runs", "points",
+            "r(kappa)", "rho(kap)", "r(acc)", "rho(acc)", "paperMRI", "paperCXR");
     for (i = 0; i < d->n_models; i++) {
         const corr_model *m = &d->models[i];
         char pm[EVAL_NUM_CHARS] = "-", pc[EVAL_NUM_CHARS] = "-";
@@ -2182,18 +2200,18 @@ static void print_corr(FILE *f, const corr_data *d)
             snprintf(pm, sizeof pm, "%.3f", PAPER_T2_MRI[m->paper_level - 1]);
             snprintf(pc, sizeof pc, "%.3f", PAPER_T2_CXR[m->paper_level - 1]);
         }
-        fprintf(f, "%-36s %5zu %6zu %9s %9s %9s %9s %9s %9s\n", m->name, m->runs, m->used_k, a, b,
-                c, e, pm, pc);
+        fprintf(f, "%-*s %5zu %6zu %9s %9s %9s %9s %9s %9s\n", w, m->name, m->runs, m->used_k, a,
+                b, c, e, pm, pc);
     }
     if (d->n_runs > d->n_models) {
-        fprintf(f, "per run:\n");
+        fprintf(f, "%-*s %5s %6s\n", w, "run", "", "points");
         for (i = 0; i < d->n_runs; i++) {
             const corr_run *u = &d->runs[i];
             fmt_show(a, u->r_k);
             fmt_show(b, u->rho_k);
             fmt_show(c, u->r_a);
             fmt_show(e, u->rho_a);
-            fprintf(f, "%-36s %5s %6zu %9s %9s %9s %9s\n", u->name, "", u->used_k, a, b, c, e);
+            fprintf(f, "%-*s %5s %6zu %9s %9s %9s %9s\n", w, u->name, "", u->used_k, a, b, c, e);
         }
     }
 }

@@ -87,6 +87,7 @@
 #define HELP_INDENT 26            /* column of the flag descriptions in --help */
 #define HELP_WIDTH 96
 #define PROGRESS_BAR 20             /* characters of the terminal bar */
+#define PROGRESS_REDRAW 0.2         /* terminal: seconds between redraws */
 #define PROGRESS_STEPS 10           /* plain lines per epoch when not a terminal */
 
 /* The run RNG (shuffling, augmentation) is seeded with seed ^ RUN_RNG_STREAM
@@ -179,7 +180,7 @@ static const opt_def OPTS[O_N] = {
     [O_COUNT] = {"--count", "N", "from --data, 2000",
                  "with --export-synth: training images (test: max(K, ceil(N/4)))", MODE_EXPORT},
     [O_HELP] = {"--help", NULL, NULL, "this text", MODE_TRAIN | MODE_EXPORT},
-    [O_INJECT_NAN] = {"--inject-nan", "STEP", NULL, "test only: NaN in a weight before global step STEP",
+    [O_INJECT_NAN] = {"--inject-nan", "STEP", NULL, "test only: NaN in the last classifier bias before global step STEP",
                       0},
 };
 
@@ -781,6 +782,7 @@ typedef struct progress {
     double start;
     int next_mark;          /* non-terminal: next tenth to report */
     int width;              /* terminal: characters of the last line */
+    double last;            /* terminal: time of the last redraw */
 } progress;
 
 static void fmt_eta(char *buf, size_t len, double s)
@@ -801,6 +803,7 @@ static void progress_start(progress *p, int quiet, const char *name, int epoch, 
     p->start = now_seconds();
     p->next_mark = 1;
     p->width = 0;
+    p->last = 0;
 }
 
 static void progress_update(progress *p, int step, size_t images, double loss)
@@ -809,6 +812,8 @@ static void progress_update(progress *p, int step, size_t images, double loss)
     char etabuf[32];
     if (p->quiet) return;
     el = now_seconds() - p->start;
+    if (p->tty && step < p->total && el - p->last < PROGRESS_REDRAW) return;
+    p->last = el;
     ips = el > 0 ? (double)images / el : 0;
     eta = step > 0 ? el / step * (p->total - step) : 0;
     fmt_eta(etabuf, sizeof etabuf, eta);
@@ -1030,7 +1035,8 @@ static run_status train_run(run_spec *sp)
                 dataset_get(tr, idx, 1, &rs.rng, rs.x + (size_t)i * in);
                 rs.y[i] = tr->labels[idx];
             }
-            if (c->inject_nan && global == c->inject_nan) rs.m.ps.value[0] = (real)NAN;
+            if (c->inject_nan && global == c->inject_nan)          /* the classifier's last bias */
+                rs.m.ps.value[rs.m.ps.nvalue - 1] = (real)NAN;
             step_run(&rs.st, rs.x, rs.y, n, &so, NULL, &res);
             if (!isfinite(res.loss_ce)) term = "cross-entropy";
             else if (!isfinite(res.loss_cam)) term = "CAM term L_train";
@@ -1209,7 +1215,7 @@ static int mode_train(const raw_args *ra)
         return EXIT_FAILURE;
     }
     if (!c.quiet)
-        fprintf(stderr, PROG ": train: %s (%zu images, %d classes); test: %s (%zu images)\n",
+        fprintf(stderr, PROG ": training data %s -> %zu images, %d classes; test data %s -> %zu images\n",
                 tr.description, tr.count, tr.classes, te.description, te.count);
     for (li = 0; li < c.n_levels && !interrupted; li++) {
         for (ai = 0; ai < c.n_lambdas && !interrupted; ai++) {
@@ -1218,6 +1224,10 @@ static int mode_train(const raw_args *ra)
                 char lam[NUM_BUF];
                 int n;
                 run_status st;
+                if (g_signal) {                             /* arrived after a run ended */
+                    interrupted = 1;
+                    break;
+                }
                 memset(&sp, 0, sizeof sp);
                 sp.c = &c;
                 sp.tr = &tr;
@@ -1252,6 +1262,8 @@ static int mode_train(const raw_args *ra)
     }
     dataset_free(&tr);
     dataset_free(&te);
+    if (g_signal && !c.quiet)
+        fprintf(stderr, PROG ": stopped by signal %d; rerun with --resume to continue\n", (int)g_signal);
     if (g_signal) rc = EXIT_SIGNAL_BASE + (int)g_signal;
     else rc = failed ? EXIT_FAILURE : EXIT_SUCCESS;
     return rc;

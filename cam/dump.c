@@ -184,10 +184,16 @@ static int add_scalar(st_writer *w, const char *name, double v, gc_error *err)
     return st_writer_add_double(w, name, 0, NULL, &v, ST_DEFAULT, err);
 }
 
+/* Metadata number in the shortest %g form that reads back as v ("0.3", not
+ * "0.29999999999999999"). */
 static int add_meta_num(st_writer *w, const char *key, double v, gc_error *err)
 {
     char buf[DUMP_NUM_BUF];
-    snprintf(buf, sizeof buf, "%.17g", v);
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
     return st_writer_meta(w, key, buf, err);
 }
 
@@ -278,7 +284,11 @@ int dump_step(const dump_opts *o, gc_error *err)
     /* the file's `_target_layer.*` is the published code's target: the paper's one */
     lo.target = model_default_target(o->level);
     lo.extra_prefixes = prefixes;
-    if (ckpt_load_store(f, &m.ps, &lo, err)) goto done;
+    if (ckpt_load_store(f, &m.ps, &lo, &inner)) {
+        gc_fail(err, "%s (read as a level %d model for %d input channel(s) and %d classes)",
+                inner.msg, o->level, b.c, classes);
+        goto done;
+    }
     if (o->target >= 0 && model_set_target(&m, o->target, &inner)) {
         gc_fail(err, "--target %d: %s", o->target, inner.msg);
         goto done;
