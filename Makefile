@@ -48,7 +48,7 @@ TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
 TOOLS    := $(TOOL_SRC:tests/%.c=build/tests/%)
 
-.PHONY: all test clean crosscheck
+.PHONY: all test clean crosscheck run
 .SECONDARY:
 all: $(LIB) $(PROGS)
 
@@ -85,6 +85,17 @@ build/tests/%: build/tests/obj/tests/%.o $(TSUP_OBJ) $(TLIB)
 # Shell tests find the programs through GC_BIN.
 test: all $(TESTS) $(TOOLS)
 	@GC_BIN=$(CURDIR)/$(BUILD) GC_TOOLS=$(CURDIR)/build/tests GC_REAL=$(REAL) sh tests/run.sh $(TESTS) $(TEST_SH)
+
+# The main job: on the built-in synthetic data (no downloads), train Level 2
+# with lambda 0 and with lambda 100 (curriculum T0=2, T1=4), then compare
+# accuracy, kappa and L_CAM side by side in out/run/compare/report.html.
+RUN_OUT   ?= out/run
+RUN_TRAIN = --data synth:4:800 --size 32 --level 2 --lambda 0,100 --epochs 6 --t0 2 --t1 4
+run: all
+	rm -rf $(RUN_OUT)
+	$(BUILD)/train $(RUN_TRAIN) --out $(RUN_OUT)
+	$(BUILD)/eval --model $(RUN_OUT)/L2_lam0/checkpoint.safetensors \
+	    --model $(RUN_OUT)/L2_lam100/checkpoint.safetensors --out $(RUN_OUT)/compare
 
 # Every tensor of a training-step dump against PyTorch, all five levels, both
 # gradient modes, both distances, paper and earlier targets (docs/CROSSCHECK.md).

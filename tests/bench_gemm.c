@@ -11,7 +11,7 @@
  * gemm_packed_a() with A packed beforehand; the naive triple loop gemm.c
  * replaced (small shapes only); a hash of C's bits (after the packed-A run,
  * which gives gemm's bits): equal hashes across builds mean identical results.
- * Usage: bench_gemm [rounds]
+ * Usage: bench_gemm [rounds [shape-name-substring]]
  */
 #include "nn/gemm.h"
 
@@ -136,6 +136,7 @@ static unsigned long hash_bits(const real *c, size_t len)
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : ROUNDS_DEFAULT;
+    const char *only = argc > 2 ? argv[2] : NULL;
     size_t si;
     if (rounds < 1 || rounds > ROUNDS_MAX) {
         fprintf(stderr, "bench_gemm: rounds must be in 1..%d\n", ROUNDS_MAX);
@@ -153,6 +154,12 @@ int main(int argc, char **argv)
         real *packed;
         size_t i;
         unsigned long x = 12345;
+        if (only && !strstr(s->name, only)) {
+            free(a);
+            free(b);
+            free(c);
+            continue;
+        }
         for (i = 0; i < la; i++) {
             x = (x * 1103515245UL + 12345UL) & 0x7fffffffUL;
             a[i] = (real)((double)x / 1073741824.0 - 1.0);
