@@ -12,6 +12,7 @@
  * sigmoid: y = s), which the caller keeps unchanged (nn/layer.h).
  */
 #include "nn/layers.h"
+#include "nn/parallel.h"
 
 #include <math.h>
 
@@ -31,30 +32,69 @@ static layer *act_new(const layer_ops *ops, nn_ctx *ctx, const char *name, int c
 
 /* ---- ReLU ---- */
 
+/* out = [x > 0] v (add = 0) or out += [x > 0] v (add = 1), element-wise.
+ * Runs in chunks of RELU_CHUNK through a local array: the select then has
+ * no branch (random signs would mispredict one) and compilers vectorise it
+ * even at -O2; out may be x or v (each chunk is read before it is written).
+ * Chunks are independent, so OpenMP may split them (nn/parallel.h). */
+#define RELU_CHUNK 16
+
+static void relu_chunk(const real *x, const real *v, real *out, size_t len, int add)
+{
+    real t[RELU_CHUNK];
+    size_t j;
+    for (j = 0; j < len; j++) {
+        real a = v[j];
+        t[j] = x[j] > 0 ? a : 0;
+    }
+    if (add)
+        for (j = 0; j < len; j++) out[j] += t[j];
+    else
+        for (j = 0; j < len; j++) out[j] = t[j];
+}
+
+/* The same for a full chunk: a fixed trip count the compiler can vectorise. */
+static void relu_chunk_full(const real *x, const real *v, real *out, int add)
+{
+    real t[RELU_CHUNK];
+    int j;
+    for (j = 0; j < RELU_CHUNK; j++) {
+        real a = v[j];
+        t[j] = x[j] > 0 ? a : 0;
+    }
+    if (add)
+        for (j = 0; j < RELU_CHUNK; j++) out[j] += t[j];
+    else
+        for (j = 0; j < RELU_CHUNK; j++) out[j] = t[j];
+}
+
+static void relu_select(const real *x, const real *v, real *out, size_t count, int add)
+{
+    long q, nq = (long)(count / RELU_CHUNK);
+    size_t done = (size_t)nq * RELU_CHUNK;
+    GC_OMP_FOR(count)
+    for (q = 0; q < nq; q++) {
+        size_t o = (size_t)q * RELU_CHUNK;
+        relu_chunk_full(x + o, v + o, out + o, add);
+    }
+    if (done < count) relu_chunk(x + done, v + done, out + done, count - done, add);
+}
+
 static void relu_forward(layer *l, const real *x, real *y, int n)
 {
-    size_t i, count = (size_t)n * layer_in_size(l);
-    for (i = 0; i < count; i++) y[i] = x[i] > 0 ? x[i] : 0;
+    relu_select(x, x, y, (size_t)n * layer_in_size(l), 0);
 }
 
 static void relu_tangent(layer *l, const real *x_t, real *y_t)
 {
-    const real *x = l->x;
-    size_t i, count = count_of(l);
-    for (i = 0; i < count; i++) y_t[i] = x[i] > 0 ? x_t[i] : 0;
+    relu_select(l->x, x_t, y_t, count_of(l), 0);
 }
 
 static void relu_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
                                   real *dx_t)
 {
-    const real *x = l->x;
-    size_t i, count = count_of(l);
-    if (dx && dy)
-        for (i = 0; i < count; i++)
-            if (x[i] > 0) dx[i] += dy[i];
-    if (dx_t && dy_t)
-        for (i = 0; i < count; i++)
-            if (x[i] > 0) dx_t[i] += dy_t[i];
+    if (dx && dy) relu_select(l->x, dy, dx, count_of(l), 1);
+    if (dx_t && dy_t) relu_select(l->x, dy_t, dx_t, count_of(l), 1);
 }
 
 static void relu_backward(layer *l, const real *dy, real *dx)

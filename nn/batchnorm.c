@@ -26,6 +26,7 @@
  * as PyTorch refuses it ("Expected more than 1 value per channel").
  */
 #include "nn/layers.h"
+#include "nn/parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -50,29 +51,71 @@ static size_t bn_index(const batchnorm *b, int n, int c, size_t i)
     return ((size_t)n * (size_t)b->c + (size_t)c) * b->hw + i;
 }
 
+/* Sums over a channel run in BN_LANES interleaved partial sums (lane j
+ * takes the positions i = j mod BN_LANES of each plane), folded in a fixed
+ * order by lanes_total: independent additions that the compiler can
+ * vectorise, instead of one long chain of dependent double additions, with
+ * the same result on every run and thread count. */
+#define BN_LANES 8
+
+static double lanes_total(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* sum of x over channel c and sum of (x - mu)^2 (if sq), in double */
+static double chan_sum(const batchnorm *b, const real *x, int n, int c)
+{
+    double acc[BN_LANES] = {0};
+    size_t i;
+    int s, j;
+    for (s = 0; s < n; s++) {
+        const real *p = x + bn_index(b, s, c, 0);
+        for (i = 0; i + BN_LANES <= b->hw; i += BN_LANES)
+            for (j = 0; j < BN_LANES; j++) acc[j] += p[i + j];
+        for (j = 0; i + (size_t)j < b->hw; j++) acc[j] += p[i + j];
+    }
+    return lanes_total(acc);
+}
+
+static double chan_sqdev(const batchnorm *b, const real *x, int n, int c, double mu)
+{
+    double acc[BN_LANES] = {0};
+    size_t i;
+    int s, j;
+    for (s = 0; s < n; s++) {
+        const real *p = x + bn_index(b, s, c, 0);
+        for (i = 0; i + BN_LANES <= b->hw; i += BN_LANES)
+            for (j = 0; j < BN_LANES; j++) {
+                double d = p[i + j] - mu;
+                acc[j] += d * d;
+            }
+        for (j = 0; i + (size_t)j < b->hw; j++) {
+            double d = p[i + j] - mu;
+            acc[j] += d * d;
+        }
+    }
+    return lanes_total(acc);
+}
+
 static void bn_forward(layer *l, const real *x, real *y, int n)
 {
     batchnorm *b = (batchnorm *)l;
     param_store *ps = l->ctx->ps;
     const real *gamma = ps_value(ps, b->w_idx), *beta = ps_value(ps, b->b_idx);
     real *rm = ps_value(ps, b->rm_idx), *rv = ps_value(ps, b->rv_idx);
-    size_t m = (size_t)n * b->hw, i;
-    int c, s;
+    size_t m = (size_t)n * b->hw;
+    int c;
     b->train_used = l->ctx->train;
     if (b->train_used) GC_CHECK(m > 1);
-    for (c = 0; c < b->c; c++) {
-        real mu, is;
+    GC_OMP_FOR(m * (size_t)b->c)
+    for (c = 0; c < b->c; c++) {   /* channels are independent */
+        real mu, is, g, bt;
+        size_t i;
+        int s;
         if (b->train_used) {
-            double sum = 0, sq = 0, dmu, var;
-            for (s = 0; s < n; s++)
-                for (i = 0; i < b->hw; i++) sum += x[bn_index(b, s, c, i)];
-            dmu = sum / (double)m;
-            for (s = 0; s < n; s++)
-                for (i = 0; i < b->hw; i++) {
-                    double d = x[bn_index(b, s, c, i)] - dmu;
-                    sq += d * d;
-                }
-            var = sq / (double)m;
+            double dmu = chan_sum(b, x, n, c) / (double)m;
+            double var = chan_sqdev(b, x, n, c, dmu) / (double)m;
             mu = (real)dmu;
             is = (real)(1.0 / sqrt(var + BN_EPS));
             rm[c] = (real)((1.0 - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * dmu);
@@ -84,11 +127,13 @@ static void bn_forward(layer *l, const real *x, real *y, int n)
         }
         b->mean[c] = mu;
         b->invstd[c] = is;
-        for (s = 0; s < n; s++)
-            for (i = 0; i < b->hw; i++) {
-                size_t k = bn_index(b, s, c, i);
-                y[k] = gamma[c] * ((x[k] - mu) * is) + beta[c];
-            }
+        g = gamma[c];
+        bt = beta[c];
+        for (s = 0; s < n; s++) {
+            const real *xs = x + bn_index(b, s, c, 0);
+            real *ys = y + bn_index(b, s, c, 0);
+            for (i = 0; i < b->hw; i++) ys[i] = g * ((xs[i] - mu) * is) + bt;
+        }
     }
     if (b->train_used) ps_value(ps, b->nbt_idx)[0] += 1;
 }
@@ -99,24 +144,37 @@ static real bn_xhat(const batchnorm *b, const real *x, int c, size_t k)
     return (x[k] - b->mean[c]) * b->invstd[c];
 }
 
-/* Means over channel c of a, a*xhat, a*v (v may be NULL: that mean is 0). */
+/* Means over channel c of a, a*xhat, a*v (v may be NULL: that mean is 0),
+ * each in BN_LANES partial sums (see chan_sum). */
 static void bn_means(const batchnorm *b, int c, const real *a, const real *v, double *m_a,
                      double *m_axh, double *m_av)
 {
     const real *x = b->base.x;
-    double sa = 0, saxh = 0, sav = 0;
+    double sa[BN_LANES] = {0}, saxh[BN_LANES] = {0}, sav[BN_LANES] = {0};
     size_t m = (size_t)b->base.n * b->hw, i;
-    int s;
-    for (s = 0; s < b->base.n; s++)
-        for (i = 0; i < b->hw; i++) {
-            size_t k = bn_index(b, s, c, i);
-            sa += a[k];
-            saxh += a[k] * bn_xhat(b, x, c, k);
-            if (v) sav += a[k] * v[k];
+    real mu = b->mean[c], is = b->invstd[c];
+    int s, j;
+    for (s = 0; s < b->base.n; s++) {
+        size_t k0 = bn_index(b, s, c, 0);
+        const real *as = a + k0, *xs = x + k0, *vs = v ? v + k0 : NULL;
+        for (i = 0; i + BN_LANES <= b->hw; i += BN_LANES)
+            for (j = 0; j < BN_LANES; j++) {
+                sa[j] += as[i + j];
+                saxh[j] += as[i + j] * ((xs[i + j] - mu) * is);
+            }
+        for (j = 0; i + (size_t)j < b->hw; j++) {
+            sa[j] += as[i + j];
+            saxh[j] += as[i + j] * ((xs[i + j] - mu) * is);
         }
-    *m_a = sa / (double)m;
-    *m_axh = saxh / (double)m;
-    *m_av = sav / (double)m;
+        if (vs) {
+            for (i = 0; i + BN_LANES <= b->hw; i += BN_LANES)
+                for (j = 0; j < BN_LANES; j++) sav[j] += as[i + j] * vs[i + j];
+            for (j = 0; i + (size_t)j < b->hw; j++) sav[j] += as[i + j] * vs[i + j];
+        }
+    }
+    *m_a = lanes_total(sa) / (double)m;
+    *m_axh = lanes_total(saxh) / (double)m;
+    *m_av = lanes_total(sav) / (double)m;
 }
 
 /* The first-order adjoint of channel c: dx += J^T a (a = dy or dy_t);
@@ -134,14 +192,17 @@ static void bn_adjoint_channel(const batchnorm *b, int c, const real *a, real *d
     int s;
     bn_means(b, c, a, NULL, &m_a, &m_axh, &unused);
     if (dx) {
-        for (s = 0; s < l->n; s++)
-            for (i = 0; i < b->hw; i++) {
-                size_t k = bn_index(b, s, c, i);
-                if (b->train_used)
-                    dx[k] += gs * (a[k] - (real)m_a - bn_xhat(b, x, c, k) * (real)m_axh);
-                else
-                    dx[k] += gs * a[k];
-            }
+        real ma = (real)m_a, maxh = (real)m_axh, mu = b->mean[c], is = b->invstd[c];
+        for (s = 0; s < l->n; s++) {
+            size_t k0 = bn_index(b, s, c, 0);
+            const real *as = a + k0, *xs = x + k0;
+            real *dxs = dx + k0;
+            if (b->train_used)
+                for (i = 0; i < b->hw; i++)
+                    dxs[i] += gs * (as[i] - ma - ((xs[i] - mu) * is) * maxh);
+            else
+                for (i = 0; i < b->hw; i++) dxs[i] += gs * as[i];
+        }
     }
     if (dgamma) dgamma[c] += (real)(m_axh * (double)m);
     if (dbeta) dbeta[c] += (real)(m_a * (double)m);
@@ -156,10 +217,13 @@ static void bn_tangent_backward(layer *l, const real *dy, const real *dy_t, real
     real *dgamma = l->ctx->grad_params ? ps_grad(ps, b->w_idx) : NULL;
     real *dbeta = l->ctx->grad_params ? ps_grad(ps, b->b_idx) : NULL;
     const real *x = l->x, *x_t = l->x_t;
-    size_t m = (size_t)l->n * b->hw, i;
-    int c, s;
-    for (c = 0; c < b->c; c++) {
+    size_t m = (size_t)l->n * b->hw;
+    int c;
+    GC_OMP_FOR(m * (size_t)b->c)
+    for (c = 0; c < b->c; c++) {   /* channels are independent */
         real is = b->invstd[c];
+        size_t i;
+        int s;
         if (dy) bn_adjoint_channel(b, c, dy, dx, dgamma, dbeta);
         if (!dy_t) continue;
         /* dx_t += J^T dy_t (no parameter gradient from this part) */
@@ -204,11 +268,13 @@ static void bn_tangent(layer *l, const real *x_t, real *y_t)
     batchnorm *b = (batchnorm *)l;
     const real *gamma = ps_value(l->ctx->ps, b->w_idx);
     const real *x = l->x;
-    size_t i;
-    int c, s;
-    for (c = 0; c < b->c; c++) {
+    int c;
+    GC_OMP_FOR((size_t)l->n * b->hw * (size_t)b->c)
+    for (c = 0; c < b->c; c++) {   /* channels are independent */
         real gs = gamma[c] * b->invstd[c];
         double m_xt = 0, m_xhxt = 0, unused;
+        size_t i;
+        int s;
         if (b->train_used) bn_means(b, c, x_t, NULL, &m_xt, &m_xhxt, &unused);
         for (s = 0; s < l->n; s++)
             for (i = 0; i < b->hw; i++) {

@@ -4,8 +4,8 @@
  *   x (N, IC, H, W), weight (OC, IC, K, K), bias (OC), y (N, OC, OH, OW),
  *   OH = floor((H + 2 pad - K) / stride) + 1 (likewise OW).
  *
- * Implements the four functions of DESIGN.md section 2. Per sample, with
- * col = im2col(x) (IC*K*K, OH*OW) and W read as (OC, IC*K*K):
+ * Implements the four functions of DESIGN.md section 2. With
+ * col = im2col(x) (IC*K*K, OH*OW) per sample and W read as (OC, IC*K*K):
  *   forward          y = W col + b
  *   tangent          y_t = W col(x_t)                      (no bias)
  *   backward         dW += dy col^T, db += sum_p dy, dx += col2im(W^T dy)
@@ -17,15 +17,47 @@
  * A 1x1 convolution with stride 1 and no padding skips im2col/col2im: its
  * columns are the input itself.
  *
+ * Batch-level lowering: samples are processed in groups of `nb` whose
+ * columns sit side by side in one (IC*K*K, nb*OH*OW) matrix, so one gemm
+ * per group does the work of nb per-sample products. This matters for the
+ * small maps of the deep layers (3x3 or 8x8: a per-sample product has 9 or
+ * 64 columns, too few for gemm's register tiles and packing, and the weight
+ * gradient would be a sum of 32 thin rank-64 updates). nb is fixed at build
+ * from the geometry: enough samples for CONV_GROUP_COLS columns, at most
+ * max_n, and the group's column buffer at most CONV_COL_CAP reals; maps of
+ * CONV_GROUP_COLS pixels or more go one sample at a time (nb = 1), straight
+ * into y. A group's outputs and adjoints are staged in a (OC, nb*OH*OW)
+ * buffer and copied to / from the NCHW tensors.
+ * The backward pass recomputes the columns instead of keeping the forward's
+ * (a cache would cost IC*K*K*OH*OW reals per sample and layer; im2col is a
+ * copy, small next to the products).
+ *
+ * Determinism: the group size does not depend on the batch or the thread
+ * count, every sum runs in a fixed order (gemm's, then groups in order for
+ * dW; for db, a group's row in 8 interleaved double partial sums, then
+ * groups in order), and the parallel loops (nn/parallel.h) split
+ * samples or rows that write disjoint outputs. Forward outputs equal the
+ * per-sample products bit for bit (gemm sums over K the same way for any N);
+ * weight and bias gradients sum a group at once, so they differ from a
+ * per-sample accumulation in the last bits.
+ *
  * Not done here: groups, dilation, non-square kernels, padding modes other
- * than zeros (no model of DESIGN.md section 4 uses them). Speed lives in gemm().
+ * than zeros (no model of DESIGN.md section 4 uses them). Speed lives in
+ * gemm(); buffers are allocated at build, nothing during a step.
  */
 #include "nn/layers.h"
 #include "nn/gemm.h"
 #include "nn/im2col.h"
+#include "nn/parallel.h"
 
 #include <limits.h>
 #include <math.h>
+#include <string.h>
+
+/* A group has at least this many columns (samples x OH*OW) when the batch allows. */
+#define CONV_GROUP_COLS 2048
+/* Upper bound on a group's column buffer, in reals (16 MB in float). */
+#define CONV_COL_CAP ((size_t)4 << 20)
 
 typedef struct conv2d {
     layer base;
@@ -34,33 +66,97 @@ typedef struct conv2d {
     int w_idx, b_idx;    /* parameter store entries (b_idx -1 without bias) */
     int direct;          /* 1x1, stride 1, pad 0: the columns are x itself */
     size_t ckk, ohw;     /* IC*K*K, OH*OW */
-    real *col;           /* (IC*K*K, OH*OW), one sample, allocated at build */
+    int nb;              /* samples per group */
+    real *col;           /* (IC*K*K, nb*OH*OW) columns of a group; NULL if direct and nb == 1 */
+    real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; NULL if nb == 1 */
 } conv2d;
 
-/* Columns of one sample: x itself for a direct conv, else im2col into c->col. */
-static const real *columns(conv2d *c, const real *xs)
+/* Columns of samples s0 .. s0+g-1 of xx (N, IC, H, W) as an (IC*K*K, g*OH*OW)
+ * matrix with row stride g*OH*OW: c->col, or xx itself for one sample of a
+ * direct conv. */
+static const real *group_columns(conv2d *c, const real *xx, int s0, int g)
 {
-    if (c->direct) return xs;
-    im2col(&c->g, xs, c->col);
+    size_t in_sz = layer_in_size(&c->base), ncol = (size_t)g * c->ohw;
+    int j;
+    if (g == 1) {
+        if (c->direct) return xx + (size_t)s0 * in_sz;
+        im2col_ld(&c->g, xx + (size_t)s0 * in_sz, c->col, ncol);
+        return c->col;
+    }
+    GC_OMP_FOR(ncol * c->ckk)
+    for (j = 0; j < g; j++) {
+        const real *xs = xx + (size_t)(s0 + j) * in_sz;
+        real *dst = c->col + (size_t)j * c->ohw;
+        size_t r;
+        if (c->direct)
+            for (r = 0; r < c->ckk; r++)
+                memcpy(dst + r * ncol, xs + r * c->ohw, c->ohw * sizeof(real));
+        else
+            im2col_ld(&c->g, xs, dst, ncol);
+    }
     return c->col;
 }
 
-/* ys (OC, OH*OW) = W cols(xs) (+ b) */
+/* y (N, OC, OH*OW) samples s0 .. s0+g-1 = stage (OC, g*OH*OW) (+ bias). */
+static void unstage(const conv2d *c, int s0, int g, const real *bias, real *y)
+{
+    int oc = c->base.out_c, t;
+    size_t out_sz = layer_out_size(&c->base), ncol = (size_t)g * c->ohw;
+    GC_OMP_FOR(ncol * oc)
+    for (t = 0; t < g * oc; t++) {
+        int j = t / oc, o = t % oc;
+        const real *src = c->stage + (size_t)o * ncol + (size_t)j * c->ohw;
+        real *dst = y + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw;
+        size_t p;
+        if (bias) {
+            real b = bias[o];
+            for (p = 0; p < c->ohw; p++) dst[p] = src[p] + b;
+        } else {
+            memcpy(dst, src, c->ohw * sizeof(real));
+        }
+    }
+}
+
+/* stage (OC, g*OH*OW) = dd (N, OC, OH*OW) samples s0 .. s0+g-1. */
+static void stage_in(conv2d *c, const real *dd, int s0, int g)
+{
+    int oc = c->base.out_c, t;
+    size_t out_sz = layer_out_size(&c->base), ncol = (size_t)g * c->ohw;
+    GC_OMP_FOR(ncol * oc)
+    for (t = 0; t < g * oc; t++) {
+        int j = t / oc, o = t % oc;
+        memcpy(c->stage + (size_t)o * ncol + (size_t)j * c->ohw,
+               dd + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw, c->ohw * sizeof(real));
+    }
+}
+
+/* y = W cols(x) (+ b), group by group. */
 static void conv_apply(conv2d *c, const real *x, real *y, int with_bias)
 {
     layer *l = &c->base;
     const real *w = ps_value(l->ctx->ps, c->w_idx);
     const real *bias = with_bias && c->has_bias ? ps_value(l->ctx->ps, c->b_idx) : NULL;
-    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l), p;
-    int b, o;
-    for (b = 0; b < l->n; b++) {
-        const real *col = columns(c, x + (size_t)b * in_sz);
-        real *ys = y + (size_t)b * out_sz;
-        gemm(0, 0, l->out_c, (int)c->ohw, (int)c->ckk, 1, w, (int)c->ckk, col, (int)c->ohw,
-             0, ys, (int)c->ohw);
-        if (bias)
-            for (o = 0; o < l->out_c; o++)
-                for (p = 0; p < c->ohw; p++) ys[(size_t)o * c->ohw + p] += bias[o];
+    size_t out_sz = layer_out_size(l);
+    int oc = l->out_c, ckk = (int)c->ckk, s0;
+    for (s0 = 0; s0 < l->n; s0 += c->nb) {
+        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
+        const real *cols = group_columns(c, x, s0, g);
+        if (g == 1) {
+            real *ys = y + (size_t)s0 * out_sz;
+            int o;
+            gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, ys, ncol);
+            if (bias) {
+                GC_OMP_FOR((size_t)oc * c->ohw)
+                for (o = 0; o < oc; o++) {
+                    real *yo = ys + (size_t)o * c->ohw, b = bias[o];
+                    size_t p;
+                    for (p = 0; p < c->ohw; p++) yo[p] += b;
+                }
+            }
+        } else {
+            gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, c->stage, ncol);
+            unstage(c, s0, g, bias, y);
+        }
     }
 }
 
@@ -75,24 +171,83 @@ static void conv2d_tangent(layer *l, const real *x_t, real *y_t)
     conv_apply((conv2d *)l, x_t, y_t, 0);
 }
 
-/* dxs (IC, H, W) += col2im(W^T dys), dys (OC, OH*OW) of one sample. */
-static void input_grad(conv2d *c, const real *w, const real *dys, real *dxs)
+/* dxx (samples s0 .. s0+g-1) += fold(c->col) (IC*K*K, g*OH*OW). */
+static void fold_group(conv2d *c, int s0, int g, real *dxx)
 {
-    int oc = c->base.out_c, ckk = (int)c->ckk, ohw = (int)c->ohw;
-    if (c->direct) {
-        gemm(1, 0, ckk, ohw, oc, 1, w, ckk, dys, ohw, 1, dxs, ohw);
+    size_t in_sz = layer_in_size(&c->base), ncol = (size_t)g * c->ohw;
+    int j;
+    if (g == 1) {
+        GC_CHECK(!c->direct);   /* a direct conv's single sample goes through gemm */
+        col2im_add_ld(&c->g, c->col, ncol, dxx + (size_t)s0 * in_sz);
         return;
     }
-    gemm(1, 0, ckk, ohw, oc, 1, w, ckk, dys, ohw, 0, c->col, ohw);
-    col2im_add(&c->g, c->col, dxs);
+    GC_OMP_FOR(ncol * c->ckk)
+    for (j = 0; j < g; j++) {
+        real *dxs = dxx + (size_t)(s0 + j) * in_sz;
+        const real *src = c->col + (size_t)j * c->ohw;
+        size_t r, p;
+        if (c->direct)
+            for (r = 0; r < c->ckk; r++)
+                for (p = 0; p < c->ohw; p++) dxs[r * c->ohw + p] += src[r * ncol + p];
+        else
+            col2im_add_ld(&c->g, src, ncol, dxs);
+    }
 }
 
-/* dW (OC, IC*K*K) += dys cols(xs)^T for one sample. */
-static void weight_grad(conv2d *c, const real *xs, const real *dys, real *dw)
+/* sum of d[0 .. len-1] in SUM_LANES interleaved double partial sums, folded
+ * in a fixed order (independent additions the compiler can vectorise). */
+#define SUM_LANES 8
+
+static real row_sum(const real *d, size_t len)
 {
-    int oc = c->base.out_c, ckk = (int)c->ckk, ohw = (int)c->ohw;
-    const real *col = columns(c, xs);
-    gemm(0, 1, oc, ckk, ohw, 1, dys, ohw, col, ohw, 1, dw, ckk);
+    double acc[SUM_LANES] = {0};
+    size_t i;
+    int j;
+    for (i = 0; i + SUM_LANES <= len; i += SUM_LANES)
+        for (j = 0; j < SUM_LANES; j++) acc[j] += d[i + j];
+    for (j = 0; i + (size_t)j < len; j++) acc[j] += d[i + j];
+    return (real)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+}
+
+/* One adjoint sweep for the pair (xx, dd) = (x, dy) or (x_t, dy_t):
+ *   dw  += dd cols(xx)^T      (if dw)
+ *   db  += sum_p dd           (if db)
+ *   dxx += col2im(W^T dd)     (if dxx)
+ * group by group. */
+static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, real *db,
+                         real *dxx)
+{
+    layer *l = &c->base;
+    const real *w = ps_value(l->ctx->ps, c->w_idx);
+    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l);
+    int oc = l->out_c, ckk = (int)c->ckk, s0;
+    if (!dw && !db && !dxx) return;
+    for (s0 = 0; s0 < l->n; s0 += c->nb) {
+        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw, o;
+        const real *a;      /* dd of the group, (OC, ncol) */
+        if (g == 1) {
+            a = dd + (size_t)s0 * out_sz;
+        } else {
+            stage_in(c, dd, s0, g);
+            a = c->stage;
+        }
+        if (db) {
+            GC_OMP_FOR((size_t)oc * ncol)
+            for (o = 0; o < oc; o++) db[o] += row_sum(a + (size_t)o * ncol, (size_t)ncol);
+        }
+        if (dw) {
+            const real *cols = group_columns(c, xx, s0, g);
+            gemm(0, 1, oc, ckk, ncol, 1, a, ncol, cols, ncol, 1, dw, ckk);
+        }
+        if (dxx) {
+            if (g == 1 && c->direct) {
+                gemm(1, 0, ckk, ncol, oc, 1, w, ckk, a, ncol, 1, dxx + (size_t)s0 * in_sz, ncol);
+            } else {
+                gemm(1, 0, ckk, ncol, oc, 1, w, ckk, a, ncol, 0, c->col, ncol);
+                fold_group(c, s0, g, dxx);
+            }
+        }
+    }
 }
 
 static void conv2d_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
@@ -100,29 +255,10 @@ static void conv2d_tangent_backward(layer *l, const real *dy, const real *dy_t, 
 {
     conv2d *c = (conv2d *)l;
     param_store *ps = l->ctx->ps;
-    const real *w = ps_value(ps, c->w_idx);
-    real *dw = ps_grad(ps, c->w_idx);
-    real *db = c->has_bias ? ps_grad(ps, c->b_idx) : NULL;
-    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l), p;
-    int b, o;
-    for (b = 0; b < l->n; b++) {
-        size_t xo = (size_t)b * in_sz, yo = (size_t)b * out_sz;
-        if (l->ctx->grad_params) {
-            if (dy) {
-                weight_grad(c, l->x + xo, dy + yo, dw);
-                if (db)
-                    for (o = 0; o < l->out_c; o++) {
-                        const real *d = dy + yo + (size_t)o * c->ohw;
-                        real acc = 0;
-                        for (p = 0; p < c->ohw; p++) acc += d[p];
-                        db[o] += acc;
-                    }
-            }
-            if (dy_t) weight_grad(c, l->x_t + xo, dy_t + yo, dw);
-        }
-        if (dx && dy) input_grad(c, w, dy + yo, dx + xo);
-        if (dx_t && dy_t) input_grad(c, w, dy_t + yo, dx_t + xo);
-    }
+    real *dw = l->ctx->grad_params ? ps_grad(ps, c->w_idx) : NULL;
+    real *db = l->ctx->grad_params && c->has_bias ? ps_grad(ps, c->b_idx) : NULL;
+    if (dy) conv_adjoint(c, l->x, dy, dw, db, dx);
+    if (dy_t) conv_adjoint(c, l->x_t, dy_t, dw, NULL, dx_t);
 }
 
 static void conv2d_backward(layer *l, const real *dy, real *dx)
@@ -134,6 +270,7 @@ static void conv2d_destroy(layer *l)
 {
     conv2d *c = (conv2d *)l;
     free(c->col);
+    free(c->stage);
     free(c);
 }
 
@@ -184,6 +321,11 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     c->ohw = (size_t)c->g.oh * c->g.ow;
     GC_CHECK(c->ckk <= (size_t)INT_MAX && c->ohw <= (size_t)INT_MAX);   /* gemm takes int */
     GC_CHECK(gc_mul_size(c->ckk, c->ohw, &col_sz));
+    /* group size: CONV_GROUP_COLS columns, within max_n and CONV_COL_CAP */
+    c->nb = c->ohw >= CONV_GROUP_COLS ? 1 : (int)((CONV_GROUP_COLS + c->ohw - 1) / c->ohw);
+    if (c->nb > ctx->max_n) c->nb = ctx->max_n;
+    while (c->nb > 1 && col_sz * (size_t)c->nb > CONV_COL_CAP) c->nb--;
+    GC_CHECK((size_t)c->nb * c->ohw <= (size_t)INT_MAX);
 
     bound = 1.0 / sqrt((double)c->ckk);   /* fan_in = IC*K*K */
     wshape[0] = out_c;
@@ -196,6 +338,8 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
         bshape[0] = out_c;
         c->b_idx = add_uniform_param(ctx, name, "bias", 1, bshape, bound);
     }
-    if (!c->direct) c->col = (real *)gc_calloc(col_sz, sizeof(real));
+    if (!c->direct || c->nb > 1) c->col = (real *)gc_calloc(col_sz * (size_t)c->nb, sizeof(real));
+    if (c->nb > 1)
+        c->stage = (real *)gc_calloc((size_t)out_c * c->ohw * (size_t)c->nb, sizeof(real));
     return &c->base;
 }

@@ -17,10 +17,15 @@
  * packed panels are zero-padded to full MR / NR, and only the valid part of an
  * edge tile is written back.
  *
- * The micro-kernel keeps MR x NR accumulators in MR named local arrays of NR
- * elements (one vector register each once vectorised): gcc >= 12 and clang
- * vectorise its fixed-length inner loop at -O2 with no intrinsics; NR follows
+ * The micro-kernel keeps its MR x NR accumulators in named local arrays of
+ * one vector each (VL reals), updated by a fixed-length loop over j: gcc >= 12
+ * and clang vectorise it at -O2 with no intrinsics and keep every accumulator
+ * in a register (checked in the assembly; docs/GEMM.md). MR, NR and VL follow
  * the target's vector width (GEMM_VEC_BYTES), which changes speed only.
+ * Build it with -O2 (plus -march=native for speed). At -O3 on targets with
+ * short vectors (SSE2, AVX2) gcc and clang unroll the 4- or 8-long j loop
+ * before vectorising, and the code they rebuild from the scalars is 1.3-1.9x
+ * (gcc) to 3x (clang) slower; with AVX-512 -O3 is about as fast as -O2.
  *
  * Determinism: each C element is a sequential sum over p inside a K block,
  *   acc = ((a0 b0 + a1 b1) + a2 b2) + ...      (p = pc .. pc+kc-1, in order)
@@ -51,8 +56,8 @@
 #include <omp.h>
 #endif
 
-/* Bytes of the widest vector register the compiler targets. It sets only
- * NR; results do not depend on it. */
+/* Bytes of the widest vector register the compiler targets. It sets the
+ * kernel's shape (MR, NR); results do not depend on it. */
 #if defined(__AVX512F__)
 #define GEMM_VEC_BYTES 64
 #elif defined(__AVX__)

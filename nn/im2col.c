@@ -1,57 +1,110 @@
 /*
- * nn/im2col.c - im2col / col2im (see im2col.h). Plain loops in a fixed
- * order; col2im_add visits columns in the same order for every call, so the
- * accumulation into x is deterministic.
+ * nn/im2col.c - im2col / col2im (see im2col.h).
+ *
+ * Each row of col (one (c, ki, kj)) is a shifted copy of channel c: for an
+ * output row oi the valid columns oj form one interval [lo, hi) (the ones
+ * whose input column oj*stride - pad + kj lies inside the image), so a row
+ * is zeros, a copy (memcpy at stride 1) and zeros, with no test per element.
+ *
+ * Determinism: im2col only copies. col2im_add adds the rows of one channel
+ * into that channel in a fixed order (ki, kj, oi, oj ascending); channels
+ * are independent, so with OpenMP they are split over threads (nn/parallel.h)
+ * and the result is the same for any thread count.
  */
 #include "nn/im2col.h"
+#include "nn/parallel.h"
 
 #include <string.h>
 
+/* Output columns [*lo, *hi) whose input column oj*stride - pad + kj is in [0, w). */
+static void valid_cols(const conv_geom *g, int kj, int *lo, int *hi)
+{
+    int first = g->pad - kj;                 /* need oj*stride >= first */
+    int end = g->w + g->pad - kj;            /* need oj*stride < end */
+    int l = first <= 0 ? 0 : (first + g->stride - 1) / g->stride;
+    int h = end <= 0 ? 0 : (end + g->stride - 1) / g->stride;
+    if (h > g->ow) h = g->ow;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* Row r = (c, ki, kj) of the columns of x. */
+static void im2col_row(const conv_geom *g, const real *x, int r, real *row)
+{
+    int kk = g->k * g->k, c = r / kk, ki = (r / g->k) % g->k, kj = r % g->k;
+    const real *xc = x + (size_t)c * g->h * g->w;
+    int lo, hi, oi, oj;
+    valid_cols(g, kj, &lo, &hi);
+    for (oi = 0; oi < g->oh; oi++) {
+        int ii = oi * g->stride - g->pad + ki;
+        real *dst = row + (size_t)oi * g->ow;
+        const real *src;
+        if (ii < 0 || ii >= g->h) {
+            memset(dst, 0, (size_t)g->ow * sizeof(real));
+            continue;
+        }
+        src = xc + (size_t)ii * g->w;   /* input column of oj: oj*stride - pad + kj */
+        for (oj = 0; oj < lo; oj++) dst[oj] = 0;
+        if (g->stride == 1) {
+            if (hi > lo)
+                memcpy(dst + lo, src + (lo - g->pad + kj), (size_t)(hi - lo) * sizeof(real));
+        } else {
+            for (oj = lo; oj < hi; oj++) dst[oj] = src[oj * g->stride - g->pad + kj];
+        }
+        for (oj = hi; oj < g->ow; oj++) dst[oj] = 0;
+    }
+}
+
+void im2col_ld(const conv_geom *g, const real *x, real *col, size_t ld)
+{
+    int rows = g->c * g->k * g->k, r;
+    GC_OMP_FOR((size_t)rows * g->oh * g->ow)
+    for (r = 0; r < rows; r++) im2col_row(g, x, r, col + (size_t)r * ld);
+}
+
 void im2col(const conv_geom *g, const real *x, real *col)
 {
-    size_t ohw = (size_t)g->oh * g->ow;
-    int c, ki, kj, oi, oj;
-    for (c = 0; c < g->c; c++) {
-        const real *xc = x + (size_t)c * g->h * g->w;
-        for (ki = 0; ki < g->k; ki++) {
-            for (kj = 0; kj < g->k; kj++) {
-                real *row = col + (((size_t)c * g->k + ki) * g->k + kj) * ohw;
-                for (oi = 0; oi < g->oh; oi++) {
-                    int ii = oi * g->stride - g->pad + ki;
-                    real *dst = row + (size_t)oi * g->ow;
-                    if (ii < 0 || ii >= g->h) {
-                        memset(dst, 0, (size_t)g->ow * sizeof(real));
-                        continue;
-                    }
-                    for (oj = 0; oj < g->ow; oj++) {
-                        int jj = oj * g->stride - g->pad + kj;
-                        dst[oj] = (jj >= 0 && jj < g->w) ? xc[(size_t)ii * g->w + jj] : 0;
-                    }
+    im2col_ld(g, x, col, (size_t)g->oh * g->ow);
+}
+
+/* Channel c of x += fold of its K*K rows of col. */
+static void col2im_channel(const conv_geom *g, const real *col, size_t ld, int c, real *x)
+{
+    real *xc = x + (size_t)c * g->h * g->w;
+    int ki, kj, oi, oj;
+    for (ki = 0; ki < g->k; ki++) {
+        for (kj = 0; kj < g->k; kj++) {
+            const real *row = col + (((size_t)c * g->k + ki) * g->k + kj) * ld;
+            int lo, hi;
+            valid_cols(g, kj, &lo, &hi);
+            for (oi = 0; oi < g->oh; oi++) {
+                int ii = oi * g->stride - g->pad + ki;
+                const real *src = row + (size_t)oi * g->ow;
+                real *dst;
+                if (ii < 0 || ii >= g->h) continue;
+                dst = xc + (size_t)ii * g->w;
+                if (g->stride == 1) {
+                    real *d = dst + (lo - g->pad + kj);
+                    const real *s = src + lo;
+                    int len = hi - lo, t;
+                    for (t = 0; t < len; t++) d[t] += s[t];
+                } else {
+                    for (oj = lo; oj < hi; oj++) dst[oj * g->stride - g->pad + kj] += src[oj];
                 }
             }
         }
     }
 }
 
+void col2im_add_ld(const conv_geom *g, const real *col, size_t ld, real *x)
+{
+    int c;
+    GC_OMP_FOR((size_t)g->c * g->k * g->k * g->oh * g->ow)
+    for (c = 0; c < g->c; c++) col2im_channel(g, col, ld, c, x);
+}
+
 void col2im_add(const conv_geom *g, const real *col, real *x)
 {
-    size_t ohw = (size_t)g->oh * g->ow;
-    int c, ki, kj, oi, oj;
-    for (c = 0; c < g->c; c++) {
-        real *xc = x + (size_t)c * g->h * g->w;
-        for (ki = 0; ki < g->k; ki++) {
-            for (kj = 0; kj < g->k; kj++) {
-                const real *row = col + (((size_t)c * g->k + ki) * g->k + kj) * ohw;
-                for (oi = 0; oi < g->oh; oi++) {
-                    int ii = oi * g->stride - g->pad + ki;
-                    const real *src = row + (size_t)oi * g->ow;
-                    if (ii < 0 || ii >= g->h) continue;
-                    for (oj = 0; oj < g->ow; oj++) {
-                        int jj = oj * g->stride - g->pad + kj;
-                        if (jj >= 0 && jj < g->w) xc[(size_t)ii * g->w + jj] += src[oj];
-                    }
-                }
-            }
-        }
-    }
+    col2im_add_ld(g, col, (size_t)g->oh * g->ow, x);
 }

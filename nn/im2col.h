@@ -7,6 +7,11 @@
  * (0 outside the image). This matches the weight layout (OC, IC, K, K) read
  * as an (OC, IC*K*K) matrix, so y (OC, OH*OW) = W col (cross-correlation,
  * no kernel flip).
+ *
+ * The _ld variants take the row stride of col (ld >= OH*OW), so that the
+ * columns of several samples sit side by side in one (C*K*K, nb*OH*OW)
+ * matrix: sample j's block starts at col + j*OH*OW with ld = nb*OH*OW
+ * (conv2d's batch-level lowering).
  */
 #ifndef GC_IM2COL_H
 #define GC_IM2COL_H
@@ -24,5 +29,9 @@ typedef struct conv_geom {
 void im2col(const conv_geom *g, const real *x, real *col);
 /* x (C, H, W) += fold(col): the adjoint of im2col (accumulates). */
 void col2im_add(const conv_geom *g, const real *col, real *x);
+
+/* The same with col's row stride ld (>= OH*OW). */
+void im2col_ld(const conv_geom *g, const real *x, real *col, size_t ld);
+void col2im_add_ld(const conv_geom *g, const real *col, size_t ld, real *x);
 
 #endif

@@ -17,6 +17,7 @@
  * of DESIGN.md section 4 uses them).
  */
 #include "nn/layers.h"
+#include "nn/parallel.h"
 
 #include <limits.h>
 #include <math.h>
@@ -25,6 +26,9 @@ typedef struct pool {
     layer base;
     int k, stride;
     int *route;   /* maxpool: (max_n, C, OH, OW) argmax index into the (H, W) plane */
+    /* maxpool 2x2 stride 2 instead of route (a quarter of the memory): */
+    int *win;          /* (OH*OW) first index of each window in the plane */
+    uint8_t *code;     /* (max_n, C, OH, OW) argmax within the window: 0..3 = a, b, c, d */
 } pool;
 
 static pool *pool_new(const layer_ops *ops, nn_ctx *ctx, const char *name, int c, int h,
@@ -46,10 +50,76 @@ static void pool_destroy(layer *l)
 {
     pool *p = (pool *)l;
     free(p->route);
+    free(p->win);
+    free(p->code);
     free(p);
 }
 
 /* ---- max pooling ---- */
+
+/* v replaces the running maximum m (route *best) if v > m or v is NaN, as
+ * the general scan below. */
+#define MAXPOOL_TAKE(m, best, v, idx)             \
+    do {                                         \
+        int take_ = ((v) > (m)) | ((v) != (v));  \
+        (m) = take_ ? (v) : (m);                 \
+        (best) = take_ ? (idx) : (best);         \
+    } while (0)
+
+/* The 2x2, stride-2 windows of the models (DESIGN.md section 4) run
+ * MAXPOOL_CHUNK outputs of a row at a time: the two input rows' 2 *
+ * MAXPOOL_CHUNK values are copied into local arrays (contiguous loads; the
+ * last chunk of a row repeats its last window), then a fixed-length loop of
+ * selects that compilers vectorise, with no branch per element (random data
+ * would mispredict them). Same scan as the general loop: a, b, c, d in
+ * row-major order; the first value always replaces -inf, or is -inf itself,
+ * which gives the same m and route. The route is stored as the window
+ * position 0..3 (p->code). */
+#define MAXPOOL_CHUNK 16
+
+static void maxpool_plane_2x2(const pool *p, const real *xp, real *yp, uint8_t *rp)
+{
+    const layer *l = &p->base;
+    int w = l->in_w, ow = l->out_w, oi, oj, j;
+    for (oi = 0; oi < l->out_h; oi++) {
+        const real *r0 = xp + (size_t)(2 * oi) * w, *r1 = r0 + w;
+        real *yo = yp + (size_t)oi * ow;
+        uint8_t *ro = rp + (size_t)oi * ow;
+        for (oj = 0; oj < ow; oj += MAXPOOL_CHUNK) {
+            real t0[2 * MAXPOOL_CHUNK], t1[2 * MAXPOOL_CHUNK], m[MAXPOOL_CHUNK];
+            int best[MAXPOOL_CHUNK];
+            int len = ow - oj < MAXPOOL_CHUNK ? ow - oj : MAXPOOL_CHUNK;
+            if (len == MAXPOOL_CHUNK) {
+                for (j = 0; j < 2 * MAXPOOL_CHUNK; j++) {
+                    t0[j] = r0[2 * oj + j];
+                    t1[j] = r1[2 * oj + j];
+                }
+            } else {
+                for (j = 0; j < 2 * len; j++) {
+                    t0[j] = r0[2 * oj + j];
+                    t1[j] = r1[2 * oj + j];
+                }
+                for (; j < 2 * MAXPOOL_CHUNK; j++) {
+                    t0[j] = t0[j - 2];
+                    t1[j] = t1[j - 2];
+                }
+            }
+            for (j = 0; j < MAXPOOL_CHUNK; j++) {
+                int bj = 0;
+                real mj = t0[2 * j];
+                MAXPOOL_TAKE(mj, bj, t0[2 * j + 1], 1);
+                MAXPOOL_TAKE(mj, bj, t1[2 * j], 2);
+                MAXPOOL_TAKE(mj, bj, t1[2 * j + 1], 3);
+                m[j] = mj;
+                best[j] = bj;
+            }
+            for (j = 0; j < len; j++) {
+                yo[oj + j] = m[j];
+                ro[oj + j] = (uint8_t)best[j];
+            }
+        }
+    }
+}
 
 static void maxpool_forward(layer *l, const real *x, real *y, int n)
 {
@@ -57,6 +127,14 @@ static void maxpool_forward(layer *l, const real *x, real *y, int n)
     size_t planes = (size_t)n * l->in_c, pl;
     size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
     int oi, oj, ki, kj;
+    if (p->k == 2 && p->stride == 2) {
+        long q, nq = (long)planes;
+        GC_OMP_FOR(planes * in_hw)
+        for (q = 0; q < nq; q++)
+            maxpool_plane_2x2(p, x + (size_t)q * in_hw, y + (size_t)q * out_hw,
+                              p->code + (size_t)q * out_hw);
+        return;
+    }
     for (pl = 0; pl < planes; pl++) {
         const real *xp = x + pl * in_hw;
         real *yp = y + pl * out_hw;
@@ -81,25 +159,38 @@ static void maxpool_forward(layer *l, const real *x, real *y, int n)
     }
 }
 
+/* Index in the (H, W) plane of the argmax of output o of plane pl. */
+static size_t maxpool_src(const pool *p, size_t pl, size_t o)
+{
+    size_t out_hw = (size_t)p->base.out_h * p->base.out_w;
+    if (p->code) {
+        int c = p->code[pl * out_hw + o];
+        return (size_t)p->win[o] + (size_t)(c & 1) + (size_t)(c >> 1) * (size_t)p->base.in_w;
+    }
+    return (size_t)p->route[pl * out_hw + o];
+}
+
 static void maxpool_tangent(layer *l, const real *x_t, real *y_t)
 {
     pool *p = (pool *)l;
     size_t planes = (size_t)l->n * l->in_c, pl, o;
     size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
     for (pl = 0; pl < planes; pl++)
-        for (o = 0; o < out_hw; o++)
-            y_t[pl * out_hw + o] = x_t[pl * in_hw + (size_t)p->route[pl * out_hw + o]];
+        for (o = 0; o < out_hw; o++) y_t[pl * out_hw + o] = x_t[pl * in_hw + maxpool_src(p, pl, o)];
 }
 
 /* dx[route] += dy over all outputs */
 static void maxpool_route_add(const pool *p, const real *dy, real *dx)
 {
     const layer *l = &p->base;
-    size_t planes = (size_t)l->n * l->in_c, pl, o;
+    size_t planes = (size_t)l->n * l->in_c;
     size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
-    for (pl = 0; pl < planes; pl++)
-        for (o = 0; o < out_hw; o++)
-            dx[pl * in_hw + (size_t)p->route[pl * out_hw + o]] += dy[pl * out_hw + o];
+    long q, nq = (long)planes;
+    GC_OMP_FOR(planes * out_hw)
+    for (q = 0; q < nq; q++) {   /* planes are independent; in order within one */
+        size_t pl = (size_t)q, o;
+        for (o = 0; o < out_hw; o++) dx[pl * in_hw + maxpool_src(p, pl, o)] += dy[pl * out_hw + o];
+    }
 }
 
 static void maxpool_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
@@ -124,7 +215,15 @@ layer *maxpool2d_create(nn_ctx *ctx, const char *name, int c, int h, int w, int 
     pool *p = pool_new(&maxpool_ops, ctx, name, c, h, w, k, stride);
     size_t count;
     GC_CHECK(gc_mul_size((size_t)ctx->max_n, layer_out_size(&p->base), &count));
-    p->route = (int *)gc_calloc(count, sizeof(int));
+    if (k == 2 && stride == 2) {
+        int oi, oj, ow = p->base.out_w;
+        p->code = (uint8_t *)gc_calloc(count, sizeof(uint8_t));
+        p->win = (int *)gc_calloc((size_t)p->base.out_h * ow, sizeof(int));
+        for (oi = 0; oi < p->base.out_h; oi++)
+            for (oj = 0; oj < ow; oj++) p->win[oi * ow + oj] = 2 * oi * w + 2 * oj;
+    } else {
+        p->route = (int *)gc_calloc(count, sizeof(int));
+    }
     return &p->base;
 }
 

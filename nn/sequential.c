@@ -21,6 +21,16 @@
  * address space, not resident memory. With owns_children = 0 the block is a
  * view: destroy frees only the block (the model's trunk and head views).
  *
+ * In-place ReLU: a ReLU whose producer (the child before it) is a conv2d,
+ * batchnorm2d or dense layer writes its output over its input: the two
+ * boundaries share one buffer (a ReLU at the end writes over y, and its
+ * producer then writes into y). This saves a boundary of memory and a pass
+ * of memory traffic. It is exact because those producers never read their
+ * own output in any pass, and the ReLU's mask is the same whether read from
+ * x or from its output (x > 0 iff relu(x) > 0, NaN included; nn/activation.c
+ * processes a chunk fully before writing it). A ReLU that is the first
+ * child never runs in place (its input belongs to the caller).
+ *
  * Shapes: child k's output must equal child k+1's input (GC_CHECK); a child
  * whose input is a vector (F, 1, 1) also accepts any output with C*H*W = F
  * (NCHW memory is the same: PyTorch's Flatten in front of a Linear).
@@ -36,7 +46,9 @@ typedef struct sequential {
     int count;
     int owns_children;
     layer **child;            /* (count) */
-    real **act;               /* (count-1) boundaries, each (max_n, out size of child k) */
+    int *inplace;             /* (count) child k is a ReLU writing over its input */
+    real **act;               /* (count-1) boundaries, each (max_n, out size of child k);
+                                 NULL where the next child runs in place */
     real **act_t;             /* their tangents */
     real *dact[2];            /* adjoints, ping-pong: boundary k uses dact[k % 2], */
     real *dact_t[2];          /* each (max_n, largest boundary) */
@@ -55,14 +67,21 @@ static real *seq_zeroed(real *const *pair, const sequential *s, int k)
     return p;
 }
 
+/* The buffer child k writes its output to: the next boundary that does not
+ * belong to an in-place ReLU (y at the end). */
+static real *seq_out(const sequential *s, int k, real *y)
+{
+    while (k < s->count - 1 && s->inplace[k + 1]) k++;
+    return k == s->count - 1 ? y : s->act[k];
+}
+
 static void seq_forward(layer *l, const real *x, real *y, int n)
 {
     sequential *s = (sequential *)l;
     int k;
     for (k = 0; k < s->count; k++) {
-        const real *in = k == 0 ? x : s->act[k - 1];
-        real *out = k == s->count - 1 ? y : s->act[k];
-        layer_forward(s->child[k], in, out, n);
+        const real *in = k == 0 ? x : seq_out(s, k - 1, y);
+        layer_forward(s->child[k], in, seq_out(s, k, y), n);
     }
 }
 
@@ -119,6 +138,7 @@ static void seq_destroy(layer *l)
         for (k = 0; k < s->count; k++) layer_destroy(s->child[k]);
     free(s->act);
     free(s->act_t);
+    free(s->inplace);
     for (k = 0; k < 2; k++) {
         free(s->dact[k]);
         free(s->dact_t[k]);
@@ -136,6 +156,19 @@ static int seq_shapes_chain(const layer *prev, const layer *next)
     if (prev->out_c == next->in_c && prev->out_h == next->in_h && prev->out_w == next->in_w)
         return 1;
     return next->in_h == 1 && next->in_w == 1 && layer_out_size(prev) == layer_in_size(next);
+}
+
+/* May `next` (a ReLU) write over the output of `prev`? Only for producers
+ * that never read their own output (see the top of this file). */
+static int seq_relu_inplace(const layer *prev, const layer *next)
+{
+    static const char *const producers[] = {"conv2d", "batchnorm2d", "dense"};
+    size_t i;
+    if (strcmp(next->ops->kind, "relu") != 0) return 0;
+    if (layer_out_size(prev) != layer_in_size(next)) return 0;
+    for (i = 0; i < sizeof producers / sizeof producers[0]; i++)
+        if (strcmp(prev->ops->kind, producers[i]) == 0) return 1;
+    return 0;
 }
 
 layer *sequential_create(nn_ctx *ctx, const char *name, layer **children, int count,
@@ -162,11 +195,14 @@ layer *sequential_create(nn_ctx *ctx, const char *name, layer **children, int co
     memcpy(s->child, children, (size_t)count * sizeof *s->child);
     s->act = (real **)gc_calloc((size_t)count, sizeof *s->act);
     s->act_t = (real **)gc_calloc((size_t)count, sizeof *s->act_t);
+    s->inplace = (int *)gc_calloc((size_t)count, sizeof *s->inplace);
+    for (k = 1; k < count; k++)
+        s->inplace[k] = seq_relu_inplace(children[k - 1], children[k]);
     for (k = 0; k < count; k++) {
         if (children[k]->has_batchnorm) s->base.has_batchnorm = 1;
         if (k < count - 1) {
             size_t sz = seq_boundary_size(s, k, ctx->max_n);
-            s->act[k] = (real *)gc_calloc(sz, sizeof(real));
+            if (!s->inplace[k + 1]) s->act[k] = (real *)gc_calloc(sz, sizeof(real));
             s->act_t[k] = (real *)gc_calloc(sz, sizeof(real));
             if (sz > largest) largest = sz;
         }
