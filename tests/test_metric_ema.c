@@ -123,6 +123,7 @@ static void test_lambda_edge_cases(void)
     int t;
     /* negative lambda: the same ramp, negated */
     CHECK(curriculum_lambda(-100, 2, 10, 1) == 0);
+    CHECK(!signbit(curriculum_lambda(-100, 2, 10, 2))); /* 0, not -0 (printed "-0") */
     CHECK(curriculum_lambda(-100, 2, 10, 4) == -25);
     CHECK(curriculum_lambda(-100, 2, 10, 11) == -100);
     /* lambda_max 0: always 0 */
