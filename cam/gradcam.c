@@ -13,19 +13,50 @@
  * Checked by tests/test_gradcam.c against finite differences.
  */
 #include "cam/gradcam.h"
+#include "nn/parallel.h"
 
 #include <string.h>
 
+/* Sums over a map run in CAM_LANES interleaved double partial sums (lane j
+ * takes the positions i = j mod CAM_LANES), folded in a fixed order:
+ * independent additions the compiler vectorises, instead of one chain of
+ * dependent ones; the same bits on every run and for any thread count (the
+ * parallel loops below give each thread whole rows or samples). */
+#define CAM_LANES 8
+
+static double lanes_total(const double *acc)
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* sum_i g[i] */
+static double map_sum(const real *g, int z)
+{
+    double acc[CAM_LANES] = {0};
+    int i = 0, j;
+    for (; i + CAM_LANES <= z; i += CAM_LANES)
+        for (j = 0; j < CAM_LANES; j++) acc[j] += g[i + j];
+    for (j = 0; i + j < z; j++) acc[j] += g[i + j];
+    return lanes_total(acc);
+}
+
+/* sum_i a[i] b[i] (products in double) */
+static double map_dot(const real *a, const real *b, int z)
+{
+    double acc[CAM_LANES] = {0};
+    int i = 0, j;
+    for (; i + CAM_LANES <= z; i += CAM_LANES)
+        for (j = 0; j < CAM_LANES; j++) acc[j] += (double)a[i + j] * b[i + j];
+    for (j = 0; i + j < z; j++) acc[j] += (double)a[i + j] * b[i + j];
+    return lanes_total(acc);
+}
+
 void gradcam_alpha(const real *G, int ns, int k, int z, real *alpha)
 {
-    int n, c, i;
-    for (n = 0; n < ns; n++)
-        for (c = 0; c < k; c++) {
-            const real *g = G + ((size_t)n * k + c) * z;
-            double acc = 0;
-            for (i = 0; i < z; i++) acc += g[i];
-            alpha[(size_t)n * k + c] = (real)(acc / z);
-        }
+    long row, rows = (long)ns * k;
+    GC_OMP_FOR((size_t)rows * z)
+    for (row = 0; row < rows; row++)
+        alpha[row] = (real)(map_sum(G + (size_t)row * z, z) / z);
 }
 
 /* min and max of r = ReLU(s) over one map */
@@ -42,8 +73,10 @@ static void relu_range(const real *s, int z, real *lo, real *hi)
 
 void gradcam_map(const real *A, int ns, int k, int z, gradcam_buf *b)
 {
-    int n, c, i;
+    int n;
+    GC_OMP_FOR((size_t)ns * k * z)
     for (n = 0; n < ns; n++) {
+        int c, i;
         const real *alpha = b->alpha + (size_t)n * k;
         real *s = b->s + (size_t)n * z, *cam = b->cam + (size_t)n * z;
         real lo, hi, d;
@@ -93,25 +126,24 @@ void gradcam_norm_backward(const real *s, const real *cam, const real *dcam, int
 void gradcam_backward(const real *A, const gradcam_buf *b, const real *dcam, int ns, int k,
                       int z, real *dA_direct, real *dG, real *ds)
 {
-    int n, c, i;
+    int n, c;
     size_t az = (size_t)k * z;
     for (n = 0; n < ns; n++) {
         const real *a = A + n * az;
         const real *alpha = b->alpha + (size_t)n * k;
         gradcam_norm_backward(b->s + (size_t)n * z, b->cam + (size_t)n * z,
                               dcam + (size_t)n * z, z, ds);
-        for (c = 0; c < k; c++) {
+        GC_OMP_FOR(az)
+        for (c = 0; c < k; c++) {   /* channels write disjoint rows */
             const real *ac = a + (size_t)c * z;
+            int i;
             if (dA_direct) {
                 real *o = dA_direct + n * az + (size_t)c * z;
                 for (i = 0; i < z; i++) o[i] += alpha[c] * ds[i];
             }
             if (dG) {
                 real *o = dG + n * az + (size_t)c * z;
-                double dalpha = 0;
-                real g;
-                for (i = 0; i < z; i++) dalpha += (double)ds[i] * ac[i];
-                g = (real)(dalpha / z);
+                real g = (real)(map_dot(ds, ac, z) / z);
                 for (i = 0; i < z; i++) o[i] += g;
             }
         }

@@ -5,6 +5,9 @@
  * output row oi the valid columns oj form one interval [lo, hi) (the ones
  * whose input column oj*stride - pad + kj lies inside the image), so a row
  * is zeros, a copy (memcpy at stride 1) and zeros, with no test per element.
+ * For a "same" convolution (stride 1, 2 pad = K - 1: every 3x3 layer of the
+ * models) a whole row is one shifted copy of the plane plus a few zeros
+ * (im2col_row_same): one memcpy instead of one per output row.
  *
  * Determinism: im2col only copies. col2im_add adds the rows of one channel
  * into that channel in a fixed order (ki, kj, oi, oj ascending); channels
@@ -56,11 +59,49 @@ static void im2col_row(const conv_geom *g, const real *x, int r, real *row)
     }
 }
 
+/* Row r of the columns for a "same" convolution (stride 1, OH = H, OW = W):
+ * the channel plane shifted by d = (ki - pad)*W + (kj - pad), i.e. one
+ * contiguous copy of the rows that exist, then zeros where the shift wrapped
+ * around a row end (the first pad - kj or last kj - pad columns of each row)
+ * and for the rows that fall in the padding. */
+static void im2col_row_same(const conv_geom *g, const real *x, int r, real *row)
+{
+    int kk = g->k * g->k, c = r / kk, ki = (r / g->k) % g->k, kj = r % g->k;
+    const real *xc = x + (size_t)c * g->h * g->w;
+    int w = g->w, dr = ki - g->pad, dc = kj - g->pad;
+    int oi_lo = dr < 0 ? -dr : 0, oi_hi = dr > 0 ? g->h - dr : g->h;
+    size_t p0, p1, q;
+    int oi, oj;
+    if (oi_hi < oi_lo) oi_hi = oi_lo;
+    /* positions [p0, p1) read xc[p + dr*w + dc]; keep them inside the plane */
+    p0 = (size_t)oi_lo * w;
+    p1 = (size_t)oi_hi * w;
+    /* the first -dc (last dc) positions would read before (past) the plane;
+     * they are wrapped columns, zero anyway */
+    for (; dc < 0 && p0 < p1 && p0 < (size_t)oi_lo * w + (size_t)(-dc); p0++) row[p0] = 0;
+    for (; dc > 0 && p1 > p0 && p1 > (size_t)oi_hi * w - (size_t)dc; p1--) row[p1 - 1] = 0;
+    memset(row, 0, (size_t)oi_lo * w * sizeof(real));
+    if (p1 > p0) memcpy(row + p0, xc + (long)p0 + (long)dr * w + dc, (p1 - p0) * sizeof(real));
+    for (q = (size_t)oi_hi * w; q < (size_t)g->h * w; q++) row[q] = 0;
+    if (dc != 0)
+        for (oi = oi_lo; oi < oi_hi; oi++) {
+            real *rr = row + (size_t)oi * w;
+            if (dc < 0)
+                for (oj = 0; oj < -dc; oj++) rr[oj] = 0;
+            else
+                for (oj = w - dc; oj < w; oj++) rr[oj] = 0;
+        }
+}
+
 void im2col_ld(const conv_geom *g, const real *x, real *col, size_t ld)
 {
     int rows = g->c * g->k * g->k, r;
+    int same = g->stride == 1 && g->oh == g->h && g->ow == g->w && 2 * g->pad == g->k - 1;
     GC_OMP_FOR((size_t)rows * g->oh * g->ow)
-    for (r = 0; r < rows; r++) im2col_row(g, x, r, col + (size_t)r * ld);
+    for (r = 0; r < rows; r++) {
+        if (same) im2col_row_same(g, x, r, col + (size_t)r * ld);
+        else im2col_row(g, x, r, col + (size_t)r * ld);
+    }
 }
 
 void im2col(const conv_geom *g, const real *x, real *col)
@@ -108,3 +149,4 @@ void col2im_add(const conv_geom *g, const real *col, real *x)
 {
     col2im_add_ld(g, col, (size_t)g->oh * g->ow, x);
 }
+

@@ -15,6 +15,10 @@
  *                      threads when `work` (an estimate of the elements the
  *                      whole loop touches) is at least GC_OMP_MIN_WORK;
  *                      smaller loops are not worth waking the threads for.
+ *   GC_OMP_FOR_TEAM(nt) before a `for`: the same on at most nt threads, for
+ *                      loops whose iterations use per-thread scratch
+ *                      (GC_THREAD_NUM() picks the slot; nt = the number of
+ *                      slots allocated, from GC_MAX_THREADS() at build).
  */
 #ifndef GC_PARALLEL_H
 #define GC_PARALLEL_H
@@ -23,12 +27,19 @@
 #define GC_OMP_MIN_WORK 32768
 
 #ifdef _OPENMP
+#include <omp.h>
 #define GC_PRAGMA_STR(x) #x
 #define GC_PRAGMA(x) _Pragma(GC_PRAGMA_STR(x))
 #define GC_OMP_FOR(work) \
     GC_PRAGMA(omp parallel for schedule(static) if ((double)(work) >= GC_OMP_MIN_WORK))
+#define GC_OMP_FOR_TEAM(nt) GC_PRAGMA(omp parallel for schedule(static) num_threads(nt))
+#define GC_THREAD_NUM() omp_get_thread_num()
+#define GC_MAX_THREADS() omp_get_max_threads()
 #else
 #define GC_OMP_FOR(work)
+#define GC_OMP_FOR_TEAM(nt)
+#define GC_THREAD_NUM() 0
+#define GC_MAX_THREADS() 1
 #endif
 
 #endif

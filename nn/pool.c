@@ -173,10 +173,14 @@ static size_t maxpool_src(const pool *p, size_t pl, size_t o)
 static void maxpool_tangent(layer *l, const real *x_t, real *y_t)
 {
     pool *p = (pool *)l;
-    size_t planes = (size_t)l->n * l->in_c, pl, o;
+    size_t planes = (size_t)l->n * l->in_c;
     size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
-    for (pl = 0; pl < planes; pl++)
+    long q, nq = (long)planes;
+    GC_OMP_FOR(planes * out_hw)
+    for (q = 0; q < nq; q++) {
+        size_t pl = (size_t)q, o;
         for (o = 0; o < out_hw; o++) y_t[pl * out_hw + o] = x_t[pl * in_hw + maxpool_src(p, pl, o)];
+    }
 }
 
 /* dx[route] += dy over all outputs */
@@ -307,27 +311,43 @@ layer *avgpool2d_create(nn_ctx *ctx, const char *name, int c, int h, int w, int 
 
 /* ---- global average pooling ---- */
 
+/* Plane sums run in GAP_LANES interleaved partial sums (lane j takes the
+ * positions i = j mod GAP_LANES), folded in a fixed order: independent
+ * additions the compiler vectorises, the same bits on every run. */
+#define GAP_LANES 8
+
+static real plane_sum(const real *xp, size_t hw)
+{
+    real acc[GAP_LANES] = {0};
+    size_t i;
+    int j;
+    for (i = 0; i + GAP_LANES <= hw; i += GAP_LANES)
+        for (j = 0; j < GAP_LANES; j++) acc[j] += xp[i + j];
+    for (j = 0; i + (size_t)j < hw; j++) acc[j] += xp[i + j];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 /* y[n,c] = sum_hw x[n,c,:] / (H*W); used for forward and tangent. */
 static void gap_apply(const layer *l, const real *x, real *y)
 {
-    size_t planes = (size_t)l->n * l->in_c, pl, i;
+    size_t planes = (size_t)l->n * l->in_c;
     size_t hw = (size_t)l->in_h * l->in_w;
-    for (pl = 0; pl < planes; pl++) {
-        const real *xp = x + pl * hw;
-        real s = 0;
-        for (i = 0; i < hw; i++) s += xp[i];
-        y[pl] = s / (real)hw;
-    }
+    long q, nq = (long)planes;
+    GC_OMP_FOR(planes * hw)
+    for (q = 0; q < nq; q++) y[q] = plane_sum(x + (size_t)q * hw, hw) / (real)hw;
 }
 
 /* dx[n,c,:] += dy[n,c] / (H*W) */
 static void gap_adjoint(const layer *l, const real *dy, real *dx)
 {
-    size_t planes = (size_t)l->n * l->in_c, pl, i;
+    size_t planes = (size_t)l->n * l->in_c;
     size_t hw = (size_t)l->in_h * l->in_w;
-    for (pl = 0; pl < planes; pl++) {
-        real g = dy[pl] / (real)hw;
-        real *xp = dx + pl * hw;
+    long q, nq = (long)planes;
+    GC_OMP_FOR(planes * hw)
+    for (q = 0; q < nq; q++) {
+        real g = dy[q] / (real)hw;
+        real *xp = dx + (size_t)q * hw;
+        size_t i;
         for (i = 0; i < hw; i++) xp[i] += g;
     }
 }

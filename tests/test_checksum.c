@@ -125,14 +125,14 @@ static int last_param(const param_store *ps)
 }
 
 typedef struct run_out {
-    uint64_t hash;             /* parameters and buffers after the run */
+    uint64_t hash;             /* parameters, buffers, Adam moments after the run */
     double loss[STEPS], loss_cam[STEPS];
     int n_selected[STEPS];
     double moved;              /* max |theta_final - theta_0| */
 } run_out;
 
 /* Build `level`, label a fixed batch so both classes are predicted correctly
- * (labels = the model's own ranking, classifier bias shifted to split the
+ * in eval mode (labels = the model's own ranking, classifier bias shifted to split the
  * batch N/2 : N/2, as tests/test_step.c does), then STEPS x (step_run +
  * adam_step). Returns 0 if the model could not be built. */
 static int train_run(int level, int size, run_out *out)
