@@ -76,8 +76,9 @@ typedef struct conv2d {
     int nb;              /* samples per group */
     real *col;           /* (IC*K*K, nb*OH*OW) columns of a group; NULL if direct and nb == 1 */
     real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; NULL if nb == 1 */
-    int slots;           /* nb == 1 with OpenMP: threads that run samples side by side */
-    real *ws;            /* (slots, gemm_workspace_len()) their gemm workspaces */
+    int slots;           /* nb == 1: threads that run samples side by side (1 without OpenMP) */
+    real *ws;            /* (slots, gemm_workspace_len()) their gemm workspaces, if slots > 1 */
+    real *dw_part;       /* nb == 1: (CONV_DW_BLOCKS, OC, IC*K*K) block partial sums of dW */
 } conv2d;
 
 /* Columns of samples s0 .. s0+g-1 of xx (N, IC, H, W) as an (IC*K*K, g*OH*OW)
@@ -139,15 +140,58 @@ static void stage_in(conv2d *c, const real *dd, int s0, int g)
     }
 }
 
-/* Sample-parallel path (c->slots > 1: OpenMP, maps of CONV_GROUP_COLS
- * pixels or more): each thread takes whole samples, with its own column
- * buffer and gemm workspace, instead of splitting every per-sample product
- * (fewer synchronisations, and the columns stay in the thread's cache).
- * Only for outputs that belong to one sample (y, dx); dW sums over samples
- * and keeps the per-sample order below. */
+/* sum of d[0 .. len-1] in SUM_LANES interleaved double partial sums, folded
+ * in a fixed order (independent additions the compiler can vectorise). */
+#define SUM_LANES 8
+
+static real row_sum(const real *d, size_t len)
+{
+    double acc[SUM_LANES] = {0};
+    size_t i;
+    int j;
+    for (i = 0; i + SUM_LANES <= len; i += SUM_LANES)
+        for (j = 0; j < SUM_LANES; j++) acc[j] += d[i + j];
+    for (j = 0; i + (size_t)j < len; j++) acc[j] += d[i + j];
+    return (real)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+}
+
+/*
+ * Per-sample path (nb == 1: maps of CONV_GROUP_COLS pixels or more). Built
+ * with OpenMP, whole samples run side by side on c->slots threads, each
+ * with its own column buffer and gemm workspace (fewer synchronisations
+ * than splitting every product, and the columns stay in the thread's
+ * cache); without OpenMP, c->slots = 1 and the same loops run in order.
+ * The weight gradient sums over samples: it is accumulated in CONV_DW_BLOCKS
+ * fixed blocks of consecutive samples (block partials dw_part, each a sum in
+ * sample order, computed in parallel), then the blocks are added to dW in
+ * block order. The blocks depend on the batch size only, so the bits are
+ * the same for any thread count and in the plain build.
+ */
+#define CONV_DW_BLOCKS 8
+
 static real *slot_col(const conv2d *c, int t)
 {
     return c->col ? c->col + (size_t)t * c->ckk * c->ohw : NULL;
+}
+
+/* gemm on slot t's workspace (gemm() itself when there is one slot). */
+static void slot_gemm(const conv2d *c, int t, int ta, int tb, int m, int n, int k,
+                      const real *a, int lda, const real *b, int ldb, real beta, real *cc,
+                      int ldc)
+{
+    if (c->ws)
+        gemm_ws(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, cc, ldc,
+                c->ws + (size_t)t * gemm_workspace_len());
+    else
+        gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, cc, ldc);
+}
+
+/* The columns of sample xs on slot t (xs itself for a direct conv). */
+static const real *sample_columns(conv2d *c, const real *xs, int t)
+{
+    if (c->direct) return xs;
+    im2col_ld(&c->g, xs, slot_col(c, t), c->ohw);
+    return slot_col(c, t);
 }
 
 /* ys (OC, OH*OW) = W cols(xs) (+ b) for one sample, on slot t. */
@@ -155,13 +199,7 @@ static void apply_sample(conv2d *c, const real *w, const real *bias, const real 
                          int t)
 {
     int oc = c->base.out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, o;
-    const real *cols = xs;
-    if (!c->direct) {
-        cols = slot_col(c, t);
-        im2col_ld(&c->g, xs, slot_col(c, t), c->ohw);
-    }
-    gemm_ws(0, 0, oc, ohw, ckk, 1, w, ckk, cols, ohw, 0, ys, ohw,
-            c->ws + (size_t)t * gemm_workspace_len());
+    slot_gemm(c, t, 0, 0, oc, ohw, ckk, w, ckk, sample_columns(c, xs, t), ohw, 0, ys, ohw);
     if (bias)
         for (o = 0; o < oc; o++) {
             real *yo = ys + (size_t)o * c->ohw, b = bias[o];
@@ -170,17 +208,60 @@ static void apply_sample(conv2d *c, const real *w, const real *bias, const real 
         }
 }
 
-/* dxs (IC, H, W) += col2im(W^T dys) for one sample, on slot t. */
-static void input_grad_sample(conv2d *c, const real *w, const real *dys, real *dxs, int t)
+static void apply_samples(conv2d *c, const real *w, const real *bias, const real *x, real *y)
 {
-    int oc = c->base.out_c, ckk = (int)c->ckk, ohw = (int)c->ohw;
-    real *ws = c->ws + (size_t)t * gemm_workspace_len();
-    if (c->direct) {
-        gemm_ws(1, 0, ckk, ohw, oc, 1, w, ckk, dys, ohw, 1, dxs, ohw, ws);
-        return;
+    layer *l = &c->base;
+    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l);
+    int sm;
+    GC_OMP_FOR_TEAM(c->slots)
+    for (sm = 0; sm < l->n; sm++)
+        apply_sample(c, w, bias, x + (size_t)sm * in_sz, y + (size_t)sm * out_sz,
+                     GC_THREAD_NUM());
+}
+
+/* The pair (xx, dd) for nb == 1: dw, db, dxx as conv_adjoint. */
+static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real *dd, real *dw,
+                            real *db, real *dxx)
+{
+    layer *l = &c->base;
+    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l), wlen = (size_t)l->out_c * c->ckk;
+    int oc = l->out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, n = l->n, sm, b, o;
+    if (db)
+        for (sm = 0; sm < n; sm++)
+            for (o = 0; o < oc; o++)
+                db[o] += row_sum(dd + (size_t)sm * out_sz + (size_t)o * c->ohw, c->ohw);
+    if (dw) {
+        size_t q;
+        GC_OMP_FOR_TEAM(c->slots)
+        for (b = 0; b < CONV_DW_BLOCKS; b++) {
+            int t = GC_THREAD_NUM(), lo = n * b / CONV_DW_BLOCKS, hi = n * (b + 1) / CONV_DW_BLOCKS;
+            int j;
+            real *part = c->dw_part + (size_t)b * wlen;
+            for (j = lo; j < hi; j++)
+                slot_gemm(c, t, 0, 1, oc, ckk, ohw, dd + (size_t)j * out_sz, ohw,
+                          sample_columns(c, xx + (size_t)j * in_sz, t), ohw, j == lo ? 0 : 1,
+                          part, ckk);
+        }
+        for (b = 0; b < CONV_DW_BLOCKS; b++) {
+            const real *part = c->dw_part + (size_t)b * wlen;
+            if (n * (b + 1) / CONV_DW_BLOCKS == n * b / CONV_DW_BLOCKS) continue;   /* empty */
+            for (q = 0; q < wlen; q++) dw[q] += part[q];
+        }
     }
-    gemm_ws(1, 0, ckk, ohw, oc, 1, w, ckk, dys, ohw, 0, slot_col(c, t), ohw, ws);
-    col2im_add_ld(&c->g, slot_col(c, t), c->ohw, dxs);
+    if (dxx) {
+        GC_OMP_FOR_TEAM(c->slots)
+        for (sm = 0; sm < n; sm++) {
+            int t = GC_THREAD_NUM();
+            const real *dys = dd + (size_t)sm * out_sz;
+            real *dxs = dxx + (size_t)sm * in_sz;
+            if (c->direct) {
+                slot_gemm(c, t, 1, 0, ckk, ohw, oc, w, ckk, dys, ohw, 1, dxs, ohw);
+            } else {
+                slot_gemm(c, t, 1, 0, ckk, ohw, oc, w, ckk, dys, ohw, 0, slot_col(c, t), ohw);
+                col2im_add_ld(&c->g, slot_col(c, t), c->ohw, dxs);
+            }
+        }
+    }
 }
 
 /* y = W cols(x) (+ b), group by group. */
@@ -189,35 +270,16 @@ static void conv_apply(conv2d *c, const real *x, real *y, int with_bias)
     layer *l = &c->base;
     const real *w = ps_value(l->ctx->ps, c->w_idx);
     const real *bias = with_bias && c->has_bias ? ps_value(l->ctx->ps, c->b_idx) : NULL;
-    size_t out_sz = layer_out_size(l), in_sz = layer_in_size(l);
     int oc = l->out_c, ckk = (int)c->ckk, s0;
-    if (c->slots > 1) {
-        int sm;
-        GC_OMP_FOR_TEAM(c->slots)
-        for (sm = 0; sm < l->n; sm++)
-            apply_sample(c, w, bias, x + (size_t)sm * in_sz, y + (size_t)sm * out_sz,
-                         GC_THREAD_NUM());
+    if (c->nb == 1) {
+        apply_samples(c, w, bias, x, y);
         return;
     }
     for (s0 = 0; s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
         const real *cols = group_columns(c, x, s0, g);
-        if (g == 1) {
-            real *ys = y + (size_t)s0 * out_sz;
-            int o;
-            gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, ys, ncol);
-            if (bias) {
-                GC_OMP_FOR((size_t)oc * c->ohw)
-                for (o = 0; o < oc; o++) {
-                    real *yo = ys + (size_t)o * c->ohw, b = bias[o];
-                    size_t p;
-                    for (p = 0; p < c->ohw; p++) yo[p] += b;
-                }
-            }
-        } else {
-            gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, c->stage, ncol);
-            unstage(c, s0, g, bias, y);
-        }
+        gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, c->stage, ncol);
+        unstage(c, s0, g, bias, y);
     }
 }
 
@@ -237,8 +299,7 @@ static void fold_group(conv2d *c, int s0, int g, real *dxx)
 {
     size_t in_sz = layer_in_size(&c->base), ncol = (size_t)g * c->ohw;
     int j;
-    if (g == 1) {
-        GC_CHECK(!c->direct);   /* a direct conv's single sample goes through gemm */
+    if (g == 1 && !c->direct) {
         col2im_add_ld(&c->g, c->col, ncol, dxx + (size_t)s0 * in_sz);
         return;
     }
@@ -255,21 +316,6 @@ static void fold_group(conv2d *c, int s0, int g, real *dxx)
     }
 }
 
-/* sum of d[0 .. len-1] in SUM_LANES interleaved double partial sums, folded
- * in a fixed order (independent additions the compiler can vectorise). */
-#define SUM_LANES 8
-
-static real row_sum(const real *d, size_t len)
-{
-    double acc[SUM_LANES] = {0};
-    size_t i;
-    int j;
-    for (i = 0; i + SUM_LANES <= len; i += SUM_LANES)
-        for (j = 0; j < SUM_LANES; j++) acc[j] += d[i + j];
-    for (j = 0; i + (size_t)j < len; j++) acc[j] += d[i + j];
-    return (real)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
-}
-
 /* One adjoint sweep for the pair (xx, dd) = (x, dy) or (x_t, dy_t):
  *   dw  += dd cols(xx)^T      (if dw)
  *   db  += sum_p dd           (if db)
@@ -280,41 +326,27 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
 {
     layer *l = &c->base;
     const real *w = ps_value(l->ctx->ps, c->w_idx);
-    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l);
     int oc = l->out_c, ckk = (int)c->ckk, s0;
     if (!dw && !db && !dxx) return;
+    if (c->nb == 1) {
+        adjoint_samples(c, w, xx, dd, dw, db, dxx);
+        return;
+    }
     for (s0 = 0; s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw, o;
-        const real *a;      /* dd of the group, (OC, ncol) */
-        if (g == 1) {
-            a = dd + (size_t)s0 * out_sz;
-        } else {
-            stage_in(c, dd, s0, g);
-            a = c->stage;
-        }
+        stage_in(c, dd, s0, g);   /* the group's dd as (OC, ncol) */
         if (db) {
             GC_OMP_FOR((size_t)oc * ncol)
-            for (o = 0; o < oc; o++) db[o] += row_sum(a + (size_t)o * ncol, (size_t)ncol);
+            for (o = 0; o < oc; o++) db[o] += row_sum(c->stage + (size_t)o * ncol, (size_t)ncol);
         }
         if (dw) {
             const real *cols = group_columns(c, xx, s0, g);
-            gemm(0, 1, oc, ckk, ncol, 1, a, ncol, cols, ncol, 1, dw, ckk);
+            gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
         }
-        if (dxx && c->slots <= 1) {
-            if (g == 1 && c->direct) {
-                gemm(1, 0, ckk, ncol, oc, 1, w, ckk, a, ncol, 1, dxx + (size_t)s0 * in_sz, ncol);
-            } else {
-                gemm(1, 0, ckk, ncol, oc, 1, w, ckk, a, ncol, 0, c->col, ncol);
-                fold_group(c, s0, g, dxx);
-            }
+        if (dxx) {
+            gemm(1, 0, ckk, ncol, oc, 1, w, ckk, c->stage, ncol, 0, c->col, ncol);
+            fold_group(c, s0, g, dxx);
         }
-    }
-    if (dxx && c->slots > 1) {
-        int sm;
-        GC_OMP_FOR_TEAM(c->slots)
-        for (sm = 0; sm < l->n; sm++)
-            input_grad_sample(c, w, dd + (size_t)sm * out_sz, dxx + (size_t)sm * in_sz,
-                              GC_THREAD_NUM());
     }
 }
 
@@ -340,6 +372,7 @@ static void conv2d_destroy(layer *l)
     free(c->col);
     free(c->stage);
     free(c->ws);
+    free(c->dw_part);
     free(c);
 }
 
@@ -407,7 +440,7 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
         bshape[0] = out_c;
         c->b_idx = add_uniform_param(ctx, name, "bias", 1, bshape, bound);
     }
-    /* OpenMP and one sample at a time: samples side by side (see slot_col) */
+    /* one sample at a time: threads side by side (see apply_samples) */
     c->slots = c->nb == 1 ? GC_MAX_THREADS() : 1;
     if (c->slots > ctx->max_n) c->slots = ctx->max_n;
     if (c->slots < 1) c->slots = 1;
@@ -416,6 +449,9 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
                                    sizeof(real));
     if (c->slots > 1)
         c->ws = (real *)gc_calloc(gemm_workspace_len() * (size_t)c->slots, sizeof(real));
+    if (c->nb == 1)
+        c->dw_part = (real *)gc_calloc((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk,
+                                       sizeof(real));
     if (c->nb > 1)
         c->stage = (real *)gc_calloc((size_t)out_c * c->ohw * (size_t)c->nb, sizeof(real));
     return &c->base;

@@ -34,10 +34,25 @@
  * carry over). "setup" is the child's peak after building the model, the
  * step buffers and Adam, before any call.
  *
+ * Results: after timing, one exact step and the maps are hashed (FNV-1a of
+ * the gradient arena, the maps and the logits): equal hashes from two
+ * builds or thread counts mean bit-identical results.
+ *
  * Usage: bench [--case L2:64[,L1:28...]] [--quick] [--threads N] [--budget S]
- *              [--min-iters N] [--no-rss] [--tsv FILE]
- * --threads sets OpenMP's thread count (builds with -fopenmp; ignored with
- * a note otherwise). --tsv writes one line per (case, mode) for scripts.
+ *              [--min-iters N] [--no-rss] [--cpu-clock] [--tsv FILE]
+ *   --case       the cases to run (default: Levels 1-5 at 28 and 64, 1-2 at 224)
+ *   --quick      1 warm-up call, >= 2 timed calls, 0.2 s per mode; without
+ *                --case, the 28x28 and 64x64 cases only
+ *   --threads N  OpenMP's thread count (builds with -fopenmp; without OpenMP
+ *                it is ignored, with a note)
+ *   --budget S   seconds of timed work per mode (default 1.5); --min-iters N
+ *                timed calls at least (default 5)
+ *   --no-rss     skip the memory probes
+ *   --cpu-clock  time by the process's CPU time instead of the wall clock:
+ *                for single-threaded runs on a busy machine (it leaves out
+ *                the time other programs held the core); never for
+ *                comparisons with the baseline, which is wall-clock
+ *   --tsv FILE   also write one line per (case, mode) for scripts
  */
 #include "cam/step.h"
 #include "nn/adam.h"
@@ -100,6 +115,7 @@ typedef struct case_result {
     int cam_h, cam_w;
     int threads;
     long rss_setup_kib;
+    uint64_t bits;                   /* hash of an exact step's gradients and the maps */
     mode_result mode[M_COUNT];
 } case_result;
 
@@ -304,6 +320,35 @@ static int thread_count(void)
 #endif
 }
 
+/* FNV-1a over bytes, continuing from h. */
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *c = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The bits of the results: one exact step from the restored state (its
+ * gradients) and the eval-mode maps. The same hash from two builds or
+ * thread counts means the same results bit for bit. */
+static uint64_t result_bits(bench *b)
+{
+    model *m = &b->m;
+    step_result res;
+    uint64_t h = 1469598103934665603ULL;
+    bench_restore(b);
+    step_run(&b->st, b->x, b->y, BATCH, &b->opts[M_EXACT], NULL, &res);
+    h = fnv1a(m->ps.grad, m->ps.nvalue * sizeof(real), h);
+    bench_restore(b);
+    bench_call(b, M_GRADCAM);
+    h = fnv1a(b->cam, (size_t)BATCH * b->st.z * sizeof(real), h);
+    return fnv1a(m->logits, (size_t)BATCH * CLASSES * sizeof(real), h);
+}
+
 /* Time the five modes round-robin into r. */
 static void time_case(bench *b, const bench_opts *o, case_result *r)
 {
@@ -437,8 +482,12 @@ static int run_child(int level, int size, int mode, const bench_opts *o, case_re
         cr.cam_w = b.m.cam_w;
         cr.rss_setup_kib = peak_rss_kib();
         bench_balance(&b);
-        if (mode < 0) time_case(&b, o, &cr);
-        else rss_case(&b, mode, &cr.mode[mode]);
+        if (mode < 0) {
+            time_case(&b, o, &cr);
+            cr.bits = result_bits(&b);
+        } else {
+            rss_case(&b, mode, &cr.mode[mode]);
+        }
         cr.ok = 1;
         wrote = write(fd[1], &cr, sizeof cr);
         close(fd[1]);
@@ -518,13 +567,15 @@ static void print_table(const case_result *cr, int ncase, int with_rss)
                        "some step\n", r->level, r->size, MODE_NAME[k], r->mode[k].min_selected,
                        r->mode[k].min_classes);
     }
-    printf("\nTiming rounds (kept / total) and the lowest CPU share of a round:\n\n");
+    printf("\nTiming rounds (kept / total), the lowest CPU share of a round, and a hash "
+           "of the results (equal hashes: the same bits):\n\n");
     for (i = 0; i < ncase; i++)
         if (cr[i].ok)
-            printf("- Level %d %dx%d: %d / %d rounds, min CPU share %.2f (threads %d)\n",
+            printf("- Level %d %dx%d: %d / %d rounds, min CPU share %.2f (threads %d), "
+                   "bits %016llx\n",
                    cr[i].level, cr[i].size, cr[i].size,
                    cr[i].mode[M_CE].rounds - cr[i].mode[M_CE].dropped, cr[i].mode[M_CE].rounds,
-                   cr[i].mode[M_CE].util_min, cr[i].threads);
+                   cr[i].mode[M_CE].util_min, cr[i].threads, (unsigned long long)cr[i].bits);
     if (!with_rss) return;
     printf("\nPeak resident memory (ru_maxrss of a fresh process, MiB): after setup, and "
            "after %d calls of each mode\n\n| model | input | setup |", RSS_CALLS);
@@ -551,16 +602,17 @@ static int write_tsv(const char *path, const case_result *cr, int ncase)
         return GC_FAIL;
     }
     fprintf(f, "level\tsize\tmode\tmedian_ms\tmin_ms\titers\tdropped\tcontended\trss_mib"
-               "\tsetup_rss_mib\tthreads\tgflop_img\n");
+               "\tsetup_rss_mib\tthreads\tgflop_img\tbits\n");
     for (i = 0; i < ncase; i++)
         for (k = 0; k < M_COUNT; k++) {
             const case_result *r = &cr[i];
             const mode_result *m = &r->mode[k];
             if (!r->ok) continue;
-            fprintf(f, "%d\t%d\t%s\t%.4f\t%.4f\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t%.4f\n", r->level,
-                    r->size, MODE_NAME[k], 1e3 * m->median_s, 1e3 * m->min_s, m->iters,
-                    m->dropped, m->contended, m->rss_kib / 1024.0, r->rss_setup_kib / 1024.0,
-                    r->threads, r->gflop);
+            fprintf(f, "%d\t%d\t%s\t%.4f\t%.4f\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t%.4f\t%016llx\n",
+                    r->level, r->size, MODE_NAME[k], 1e3 * m->median_s, 1e3 * m->min_s,
+                    m->iters, m->dropped, m->contended, m->rss_kib / 1024.0,
+                    r->rss_setup_kib / 1024.0, r->threads, r->gflop,
+                    (unsigned long long)r->bits);
         }
     return fclose(f) == 0 ? GC_OK : GC_FAIL;
 }
@@ -575,7 +627,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: bench [--case L2:64[,L1:28...]] [--quick] [--threads N] [--budget S]\n"
-            "             [--min-iters N] [--no-rss] [--tsv FILE]\n");
+            "             [--min-iters N] [--no-rss] [--cpu-clock] [--tsv FILE]\n");
 }
 
 /* "L2:64,L1:28" (or "Model2:64") -> cases; returns the count, -1 on error. */

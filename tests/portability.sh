@@ -351,7 +351,9 @@ ALLCK=$ROOT/checksums.txt
 for c in $ckcfgs; do
     sed -n "s/^CHECKSUM /$c /p" "$ROOT/$c/checksums.txt" >>"$ALLCK"
 done
-if ! awk -v order="$ckcfgs" '
+if [ -z "$ckcfgs" ]; then
+    say "(no configuration ran: nothing to compare)"
+elif ! awk -v order="$ckcfgs" '
     { key = $2 " " $3; val[key, $1] = $4; if (!(key in seen)) { seen[key] = 1; keys[++nk] = key } }
     $2 == "double" && ($3 == "libm-exp" || $3 == "libm-log" || $3 == "libm-pow" || $3 == "libm-sqrt") {
         sig[$1] = sig[$1] $3 "=" $4 " "
@@ -403,6 +405,10 @@ say "================ portability summary"
 cat "$SUMMARY"
 nskip=$(grep -c ' SKIPPED ' "$SUMMARY")
 if [ "$nskip" -gt 0 ] && [ "${PORT_REQUIRE_ALL:-0}" = 1 ]; then any_failed=1; fi
+if [ -z "$ran" ]; then
+    say "portability: no configuration ran"
+    any_failed=1
+fi
 if [ "$any_failed" -ne 0 ]; then
     say "portability: FAILED"
     exit 1

@@ -1,0 +1,212 @@
+/*
+ * tests/test_conv_lowering.c - the two lowerings of nn/conv2d.c against a
+ * naive convolution written out in the test (its definition, in double):
+ * - the per-sample path (maps of >= 1024 output pixels: one product per
+ *   sample, dW summed in fixed blocks of samples, including empty blocks
+ *   when the batch is smaller than the block count),
+ * - the group path (small maps: several samples' columns side by side),
+ *   including a last group of one sample, for 3x3 and direct 1x1 convs.
+ * Forward (with and without bias), dx, dW, db, and the tangent pair
+ * (dW += dy_t col(x_t)^T, dx_t) must equal the reference to rounding; the
+ * per-sample path also gets the full derivative check (tests/layercheck.h).
+ * The unit tests of the layer itself are tests/test_conv2d.c.
+ */
+#include "nn/layers.h"
+#include "tests/layercheck.h"
+#include "tests/test.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct geo {
+    int ic, h, w, oc, k, stride, pad;
+    int oh, ow;
+} geo;
+
+static geo make_geo(int ic, int h, int w, int oc, int k, int stride, int pad)
+{
+    geo g;
+    g.ic = ic;
+    g.h = h;
+    g.w = w;
+    g.oc = oc;
+    g.k = k;
+    g.stride = stride;
+    g.pad = pad;
+    g.oh = (h + 2 * pad - k) / stride + 1;
+    g.ow = (w + 2 * pad - k) / stride + 1;
+    return g;
+}
+
+/* x value seen by tap (c, ki, kj) of output (oi, oj), 0 in the padding */
+static double tap(const geo *g, const real *xs, int c, int oi, int oj, int ki, int kj)
+{
+    int ii = oi * g->stride - g->pad + ki, jj = oj * g->stride - g->pad + kj;
+    if (ii < 0 || ii >= g->h || jj < 0 || jj >= g->w) return 0;
+    return xs[((size_t)c * g->h + ii) * g->w + jj];
+}
+
+/* The reference: y, and for dy: dx, dW, db (all in double). */
+static void naive(const geo *g, int n, const real *x, const real *w, const real *b,
+                  const real *dy, double *y, double *dx, double *dw, double *db)
+{
+    size_t in_sz = (size_t)g->ic * g->h * g->w, out_sz = (size_t)g->oc * g->oh * g->ow;
+    int s, o, c, oi, oj, ki, kj;
+    memset(dx, 0, (size_t)n * in_sz * sizeof(double));
+    memset(dw, 0, (size_t)g->oc * g->ic * g->k * g->k * sizeof(double));
+    memset(db, 0, (size_t)g->oc * sizeof(double));
+    for (s = 0; s < n; s++)
+        for (o = 0; o < g->oc; o++)
+            for (oi = 0; oi < g->oh; oi++)
+                for (oj = 0; oj < g->ow; oj++) {
+                    size_t yi = s * out_sz + ((size_t)o * g->oh + oi) * g->ow + oj;
+                    double acc = b ? b[o] : 0, d = dy[yi];
+                    for (c = 0; c < g->ic; c++)
+                        for (ki = 0; ki < g->k; ki++)
+                            for (kj = 0; kj < g->k; kj++) {
+                                size_t wi = (((size_t)o * g->ic + c) * g->k + ki) * g->k + kj;
+                                int ii = oi * g->stride - g->pad + ki;
+                                int jj = oj * g->stride - g->pad + kj;
+                                double xv = tap(g, x + s * in_sz, c, oi, oj, ki, kj);
+                                acc += w[wi] * xv;
+                                dw[wi] += d * xv;
+                                if (ii >= 0 && ii < g->h && jj >= 0 && jj < g->w)
+                                    dx[s * in_sz + ((size_t)c * g->h + ii) * g->w + jj] +=
+                                        d * w[wi];
+                            }
+                    y[yi] = acc;
+                    db[o] += d;
+                }
+}
+
+static double max_rel(const real *a, const double *ref, size_t count)
+{
+    double worst = 0, scale = 1e-3;
+    size_t i;
+    for (i = 0; i < count; i++)
+        if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
+    for (i = 0; i < count; i++) {
+        double e = fabs((double)a[i] - ref[i]) / scale;
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+/* Run conv2d on n samples (capacity max_n) of geometry g and compare every
+ * pass with the reference. */
+static void compare(geo g, int n, int max_n, int bias)
+{
+    lc_env e;
+    layer *l;
+    size_t in_sz = (size_t)g.ic * g.h * g.w, out_sz = (size_t)g.oc * g.oh * g.ow;
+    size_t nw = (size_t)g.oc * g.ic * g.k * g.k, nx = (size_t)n * in_sz, ny = (size_t)n * out_sz;
+    real *x = (real *)calloc(nx, sizeof(real)), *xt = (real *)calloc(nx, sizeof(real));
+    real *y = (real *)calloc(ny, sizeof(real)), *yt = (real *)calloc(ny, sizeof(real));
+    real *dy = (real *)calloc(ny, sizeof(real)), *dyt = (real *)calloc(ny, sizeof(real));
+    real *dx = (real *)calloc(nx, sizeof(real)), *dxt = (real *)calloc(nx, sizeof(real));
+    double *ry = (double *)calloc(ny, sizeof(double)), *rdx = (double *)calloc(nx, sizeof(double));
+    double *rdw = (double *)calloc(nw, sizeof(double)), *rdb = (double *)calloc((size_t)g.oc, sizeof(double));
+    double *ryt = (double *)calloc(ny, sizeof(double)), *rdxt = (double *)calloc(nx, sizeof(double));
+    double *rdwt = (double *)calloc(nw, sizeof(double)), *rdbt = (double *)calloc((size_t)g.oc, sizeof(double));
+    double *rsum = (double *)calloc(nw, sizeof(double));
+    const real *w, *b = NULL;
+    real *dw, *db = NULL;
+    int widx, bidx = -1;
+    size_t i;
+    double tol = sizeof(real) == sizeof(double) ? 1e-12 : 1e-4;
+
+    lc_env_init(&e, max_n, 1, 9);
+    l = conv2d_create(&e.ctx, "c", g.ic, g.h, g.w, g.oc, g.k, g.stride, g.pad, bias);
+    widx = ps_find(&e.ps, "c.weight");
+    if (bias) bidx = ps_find(&e.ps, "c.bias");
+    w = ps_value(&e.ps, widx);
+    dw = ps_grad(&e.ps, widx);
+    if (bias) {
+        b = ps_value(&e.ps, bidx);
+        db = ps_grad(&e.ps, bidx);
+    }
+    lc_fill(&e.r, x, nx, 1, 0);
+    lc_fill(&e.r, xt, nx, 1, 0);
+    lc_fill(&e.r, dy, ny, 1, 0);
+    lc_fill(&e.r, dyt, ny, 1, 0);
+
+    layer_forward(l, x, y, n);
+    layer_tangent(l, xt, yt);
+    ps_zero_grad(&e.ps);
+    layer_tangent_backward(l, dy, dyt, dx, dxt);
+    naive(&g, n, x, w, b, dy, ry, rdx, rdw, rdb);
+    naive(&g, n, xt, w, NULL, dyt, ryt, rdxt, rdwt, rdbt);
+    for (i = 0; i < nw; i++) rsum[i] = rdw[i] + rdwt[i];
+
+    CHECK_MSG(max_rel(y, ry, ny) < tol, "forward");
+    CHECK_MSG(max_rel(yt, ryt, ny) < tol, "tangent (no bias)");
+    CHECK_MSG(max_rel(dx, rdx, nx) < tol, "dx");
+    CHECK_MSG(max_rel(dxt, rdxt, nx) < tol, "dx_t");
+    CHECK_MSG(max_rel(dw, rsum, nw) < tol, "dW = dy col(x)^T + dy_t col(x_t)^T");
+    if (bias) CHECK_MSG(max_rel(db, rdb, (size_t)g.oc) < tol, "db = sum dy (no dy_t term)");
+
+    /* backward alone accumulates on top of what is there */
+    layer_backward(l, dy, dx);
+    for (i = 0; i < nx; i++) rdx[i] *= 2;
+    CHECK_MSG(max_rel(dx, rdx, nx) < tol, "backward accumulates into dx");
+
+    layer_destroy(l);
+    lc_env_free(&e);
+    free(x); free(xt); free(y); free(yt); free(dy); free(dyt); free(dx); free(dxt);
+    free(ry); free(rdx); free(rdw); free(rdb); free(ryt); free(rdxt); free(rdwt); free(rdbt);
+    free(rsum);
+}
+
+/* >= 1024 output pixels: one sample at a time, dW in blocks */
+static void test_per_sample_3x3(void) { compare(make_geo(2, 33, 32, 3, 3, 1, 1), 3, 3, 1); }
+static void test_per_sample_batch_over_blocks(void)
+{
+    compare(make_geo(1, 32, 32, 2, 3, 1, 1), 11, 12, 1);   /* 11 samples in 8 blocks */
+}
+static void test_per_sample_direct_1x1(void) { compare(make_geo(3, 32, 32, 2, 1, 1, 0), 2, 4, 1); }
+static void test_per_sample_stride2(void) { compare(make_geo(1, 64, 65, 2, 3, 2, 1), 2, 2, 0); }
+
+/* small maps: samples grouped side by side */
+static void test_group_3x3(void) { compare(make_geo(3, 6, 6, 4, 3, 1, 1), 5, 5, 1); }
+static void test_group_last_single(void)
+{
+    /* 20x20 = 400 pixels: groups of 3, so 7 samples = 3 + 3 + 1 */
+    compare(make_geo(2, 20, 20, 3, 3, 1, 1), 7, 7, 1);
+    compare(make_geo(2, 20, 20, 3, 1, 1, 0), 7, 7, 1);   /* direct 1x1 */
+}
+static void test_group_partial_batch(void)
+{
+    compare(make_geo(4, 3, 3, 5, 3, 1, 1), 2, 32, 1);   /* 3x3 maps, batch < capacity */
+}
+
+/* the per-sample path through the full derivative checker */
+static void test_per_sample_layercheck(void)
+{
+    lc_env e;
+    lc_opts o;
+    layer *l;
+    lc_env_init(&e, 2, 1, 4);
+    l = conv2d_create(&e.ctx, "c", 2, 32, 32, 2, 3, 1, 1, 1);
+    lc_default(&o);
+    o.n = 2;
+    o.max_coords = 16;
+    o.verbose = getenv("GC_TEST_VERBOSE") != NULL;
+    layercheck(l, &o);
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+int main(int argc, char **argv)
+{
+    static const test_case cases[] = {
+        TEST_CASE(test_per_sample_3x3),
+        TEST_CASE(test_per_sample_batch_over_blocks),
+        TEST_CASE(test_per_sample_direct_1x1),
+        TEST_CASE(test_per_sample_stride2),
+        TEST_CASE(test_group_3x3),
+        TEST_CASE(test_group_last_single),
+        TEST_CASE(test_group_partial_batch),
+        TEST_CASE(test_per_sample_layercheck),
+    };
+    return test_main(argc, argv, cases, TEST_COUNT(cases));
+}
