@@ -152,7 +152,8 @@ static int list_class_dirs(const char *root, strvec *names, gc_error *err)
     struct dirent *e;
     DIR *d = opendir(root);
     if (!d) return gc_fail(err, "%s: cannot open folder: %s", root, strerror(errno));
-    while ((e = readdir(d)) != NULL) {
+    /* readdir returns NULL at the end and on an error: errno tells them apart */
+    while ((errno = 0, e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;
         if (join_path(path, root, e->d_name, err) != GC_OK) { closedir(d); return GC_FAIL; }
         if (!is_dir(path)) continue;
@@ -161,6 +162,11 @@ static int list_class_dirs(const char *root, strvec *names, gc_error *err)
             return gc_fail(err, "%s: class folder name too long", path);
         }
         if (strvec_push(names, e->d_name) != GC_OK) { closedir(d); return oom(err, root); }
+    }
+    if (errno != 0) {
+        int saved = errno;
+        closedir(d);
+        return gc_fail(err, "%s: cannot read folder: %s", root, strerror(saved));
     }
     closedir(d);
     if (names->n == 0)
@@ -181,7 +187,7 @@ static int list_class_images(const char *dir, int label, listing *L, gc_error *e
     size_t i, skipped = 0;
     DIR *d = opendir(dir);
     if (!d) return gc_fail(err, "%s: cannot open class folder: %s", dir, strerror(errno));
-    while ((e = readdir(d)) != NULL) {
+    while ((errno = 0, e = readdir(d)) != NULL) {
         const char *name = e->d_name;
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
         if (join_path(path, dir, name, err) != GC_OK) goto fail;
@@ -190,6 +196,10 @@ static int list_class_images(const char *dir, int label, listing *L, gc_error *e
         } else {
             skipped++;
         }
+    }
+    if (errno != 0) {
+        gc_fail(err, "%s: cannot read class folder: %s", dir, strerror(errno));
+        goto fail;
     }
     closedir(d);
     d = NULL;

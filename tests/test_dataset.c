@@ -165,7 +165,10 @@ static void test_image_folder_rules(void)
     file_in("notes.txt", "root-level files are ignored");
     tmpdir_path(root, sizeof root, dir, "");
     root[strlen(root) - 1] = '\0';
-    CHECK(dataset_open(&ds, root, "train", 2, 1, &err) == GC_OK);
+    if (dataset_open(&ds, root, "train", 2, 1, &err) != GC_OK) {
+        CHECK_MSG(0, "dataset_open: %s", err.msg);
+        return;
+    }
     CHECK_MSG(ds.count == 4, "count %zu", ds.count);
     CHECK(ds.classes == 3 && strcmp(ds.class_names[0], "a_cls") == 0 &&
           strcmp(ds.class_names[1], "b_cls") == 0 && strcmp(ds.class_names[2], "c_cls") == 0);
