@@ -39,7 +39,17 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_SH  := $(sort $(wildcard tests/test_*.sh))
 TEST_SUPPORT := tests/testlib.c $(wildcard tests/support_*.c)
 
+# OMP=1: optional OpenMP threads (over batch and output channels; results do
+# not depend on the thread count beyond what summation order requires). Its
+# objects go to their own folder so they never mix with the plain build.
+OMP     ?= 0
+ifeq ($(OMP),1)
+CFLAGS  += -fopenmp
+LDFLAGS += -fopenmp
+BUILD   := build/$(REAL)-omp
+else
 BUILD   := build/$(REAL)
+endif
 LIB     := $(BUILD)/libgc.a
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PROGS   := $(PROG_SRC:%.c=$(BUILD)/%)
@@ -54,7 +64,7 @@ TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
 TOOLS    := $(TOOL_SRC:tests/%.c=build/tests/%)
 
-.PHONY: all test clean crosscheck run experiment-eval experiment-train portability
+.PHONY: all test clean crosscheck run experiment-eval experiment-train portability bench
 .SECONDARY:
 all: $(LIB) $(PROGS)
 
@@ -68,6 +78,7 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/%: $(BUILD)/obj/%.o $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 ifneq ($(REAL),double)
@@ -149,6 +160,13 @@ crosscheck:
 	$(MAKE) REAL=double all
 	$(MAKE) REAL=float all
 	sh tests/crosscheck.sh
+
+# Images per second and peak memory of the five workloads of the PyTorch
+# baseline (../shared/bench), docs/BENCHMARKS.md. BENCH_ARGS=--quick, or
+# --case L2:64; the tuned build: make bench OMP=1 OPT="-O2 -march=native".
+BENCH_ARGS ?=
+bench: $(BUILD)/tests/bench
+	$(BUILD)/tests/bench $(BENCH_ARGS)
 
 # The test suite with gcc, clang, tcc, musl (static), armhf and s390x (under
 # qemu-user); configurations whose tools are missing are reported as skipped

@@ -45,6 +45,7 @@
  * children are created, and named, by the caller.
  */
 #include "nn/layers.h"
+#include "nn/parallel.h"
 
 #include <string.h>
 
@@ -64,6 +65,21 @@ typedef struct sequential {
 static size_t seq_boundary_size(const sequential *s, int k, int n)
 {
     return (size_t)n * layer_out_size(s->child[k]);
+}
+
+/* p[0 .. count) = 0, in blocks of SEQ_ZERO_BLOCK split over the OpenMP
+ * threads (zeroing the largest adjoints is a pass over tens of MB). */
+#define SEQ_ZERO_BLOCK 16384
+
+static void seq_zero(real *p, size_t count)
+{
+    long b, nb = (long)((count + SEQ_ZERO_BLOCK - 1) / SEQ_ZERO_BLOCK);
+    GC_OMP_FOR(count)
+    for (b = 0; b < nb; b++) {
+        size_t lo = (size_t)b * SEQ_ZERO_BLOCK;
+        size_t len = count - lo < SEQ_ZERO_BLOCK ? count - lo : SEQ_ZERO_BLOCK;
+        memset(p + lo, 0, len * sizeof(real));
+    }
 }
 
 /* Does child k's backward run in place on the adjoint of its output? An
@@ -114,7 +130,7 @@ static void seq_backward(layer *l, const real *dy, real *dx)
             dout = dx;
         } else {
             dout = s->dact[cur];
-            memset(dout, 0, seq_boundary_size(s, k - 1, l->n) * sizeof(real));
+            seq_zero(dout, seq_boundary_size(s, k - 1, l->n));
         }
         layer_backward(s->child[k], din, dout);
     }
@@ -155,11 +171,11 @@ static void seq_tangent_backward(layer *l, const real *dy, const real *dy_t, rea
             dout = dx;
             dout_t = dx_t;
         } else {
-            size_t bytes = seq_boundary_size(s, k - 1, l->n) * sizeof(real);
+            size_t count = seq_boundary_size(s, k - 1, l->n);
             dout = s->dact[cur];
             dout_t = s->dact_t[cur];
-            memset(dout, 0, bytes);
-            memset(dout_t, 0, bytes);
+            seq_zero(dout, count);
+            seq_zero(dout_t, count);
         }
         layer_tangent_backward(s->child[k], din, din_t, dout, dout_t);
     }
