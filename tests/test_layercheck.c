@@ -99,6 +99,7 @@ static int failures_for(int bug)
     lc_opts o;
     layer *l;
     int before = test_case_failures, found;
+    if (bug) printf("    (a deliberately broken layer: the failures printed below are expected)\n");
     lc_env_init(&e, 2, 1, 1);
     l = toy_create(&e.ctx, bug);
     lc_default(&o);
