@@ -24,23 +24,28 @@
  * 64 columns, too few for gemm's register tiles and packing, and the weight
  * gradient would be a sum of 32 thin rank-64 updates). nb is fixed at build
  * from the geometry: enough samples for CONV_GROUP_COLS columns, at most
- * max_n, and the group's column buffer at most CONV_COL_CAP reals; maps of
- * CONV_GROUP_COLS pixels or more go one sample at a time (nb = 1), straight
- * into y. A group's outputs and adjoints are staged in a (OC, nb*OH*OW)
- * buffer and copied to / from the NCHW tensors.
+ * max_n, and the group's column buffer at most CONV_COL_CAP reals. A
+ * group's outputs and adjoints are staged in a (OC, nb*OH*OW) buffer and
+ * copied to / from the NCHW tensors. Maps of CONV_GROUP_COLS pixels or more
+ * go one sample at a time (nb = 1), straight into y: the per-sample path
+ * below, where OpenMP threads take whole samples.
  * The backward pass recomputes the columns instead of keeping the forward's
  * (a cache would cost IC*K*K*OH*OW reals per sample and layer; im2col is a
  * copy, small next to the products). (Columns in the transposed layout
  * would let dW's gemm skip its transposing pack, 1.3x-1.5x faster, but
- * writing them costs more than that: measured, and dropped.)
+ * writing them costs more than that; computing dx's columns a few input
+ * channels at a time, so that col2im reads them back from cache, made the
+ * gemm calls smaller and the step 4% slower: both measured, and dropped.)
  *
  * Determinism: the group size does not depend on the batch or the thread
- * count, every sum runs in a fixed order (gemm's, then groups in order for
- * dW; for db, a group's row in 8 interleaved double partial sums, then
- * groups in order), and the parallel loops (nn/parallel.h) split
- * samples or rows that write disjoint outputs. Forward outputs equal the
- * per-sample products bit for bit (gemm sums over K the same way for any N);
- * weight and bias gradients sum a group at once, so they differ from a
+ * count, every sum runs in a fixed order (gemm's; for dW, groups in order,
+ * or on the per-sample path fixed blocks of samples in order; for db, a
+ * row in 8 interleaved double partial sums, then groups or samples in
+ * order), and the parallel loops (nn/parallel.h) split samples or rows that
+ * write disjoint outputs. So the plain build and an OpenMP build with any
+ * thread count give the same bits. Forward outputs equal the per-sample
+ * products bit for bit (gemm sums over K the same way for any N); weight
+ * and bias gradients sum a group or block at once, so they differ from a
  * per-sample accumulation in the last bits.
  *
  * (A direct loop for the first layer's 9 taps, without im2col, was tried:
@@ -74,7 +79,8 @@ typedef struct conv2d {
     int direct;          /* 1x1, stride 1, pad 0: the columns are x itself */
     size_t ckk, ohw;     /* IC*K*K, OH*OW */
     int nb;              /* samples per group */
-    real *col;           /* (IC*K*K, nb*OH*OW) columns of a group; NULL if direct and nb == 1 */
+    real *col;           /* (IC*K*K, max(nb, slots) * OH*OW): a group's columns, or one
+                            sample's per slot; NULL if direct and nb == 1 */
     real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; NULL if nb == 1 */
     int slots;           /* nb == 1: threads that run samples side by side (1 without OpenMP) */
     real *ws;            /* (slots, gemm_workspace_len()) their gemm workspaces, if slots > 1 */
@@ -152,7 +158,8 @@ static real row_sum(const real *d, size_t len)
     for (i = 0; i + SUM_LANES <= len; i += SUM_LANES)
         for (j = 0; j < SUM_LANES; j++) acc[j] += d[i + j];
     for (j = 0; i + (size_t)j < len; j++) acc[j] += d[i + j];
-    return (real)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    return (real)(((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                  ((acc[4] + acc[5]) + (acc[6] + acc[7])));
 }
 
 /*
@@ -224,7 +231,8 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
                             real *db, real *dxx)
 {
     layer *l = &c->base;
-    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l), wlen = (size_t)l->out_c * c->ckk;
+    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l);
+    size_t wlen = (size_t)l->out_c * c->ckk;
     int oc = l->out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, n = l->n, sm, b, o;
     if (db)
         for (sm = 0; sm < n; sm++)
@@ -234,7 +242,8 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
         size_t q;
         GC_OMP_FOR_TEAM(c->slots)
         for (b = 0; b < CONV_DW_BLOCKS; b++) {
-            int t = GC_THREAD_NUM(), lo = n * b / CONV_DW_BLOCKS, hi = n * (b + 1) / CONV_DW_BLOCKS;
+            int t = GC_THREAD_NUM();
+            int lo = n * b / CONV_DW_BLOCKS, hi = n * (b + 1) / CONV_DW_BLOCKS;
             int j;
             real *part = c->dw_part + (size_t)b * wlen;
             for (j = lo; j < hi; j++)
@@ -337,7 +346,8 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
         stage_in(c, dd, s0, g);   /* the group's dd as (OC, ncol) */
         if (db) {
             GC_OMP_FOR((size_t)oc * ncol)
-            for (o = 0; o < oc; o++) db[o] += row_sum(c->stage + (size_t)o * ncol, (size_t)ncol);
+            for (o = 0; o < oc; o++)
+                db[o] += row_sum(c->stage + (size_t)o * ncol, (size_t)ncol);
         }
         if (dw) {
             const real *cols = group_columns(c, xx, s0, g);

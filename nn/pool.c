@@ -179,7 +179,8 @@ static void maxpool_tangent(layer *l, const real *x_t, real *y_t)
     GC_OMP_FOR(planes * out_hw)
     for (q = 0; q < nq; q++) {
         size_t pl = (size_t)q, o;
-        for (o = 0; o < out_hw; o++) y_t[pl * out_hw + o] = x_t[pl * in_hw + maxpool_src(p, pl, o)];
+        for (o = 0; o < out_hw; o++)
+            y_t[pl * out_hw + o] = x_t[pl * in_hw + maxpool_src(p, pl, o)];
     }
 }
 
@@ -193,7 +194,8 @@ static void maxpool_route_add(const pool *p, const real *dy, real *dx)
     GC_OMP_FOR(planes * out_hw)
     for (q = 0; q < nq; q++) {   /* planes are independent; in order within one */
         size_t pl = (size_t)q, o;
-        for (o = 0; o < out_hw; o++) dx[pl * in_hw + maxpool_src(p, pl, o)] += dy[pl * out_hw + o];
+        for (o = 0; o < out_hw; o++)
+            dx[pl * in_hw + maxpool_src(p, pl, o)] += dy[pl * out_hw + o];
     }
 }
 

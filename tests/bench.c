@@ -82,7 +82,7 @@
 #define MAX_SAMPLES 4096
 #define MIN_CPU_SHARE 0.8      /* of the thread count: below it a round is contended */
 #define RSS_CALLS 2
-#define SKIP_SECONDS 600.0     /* a mode whose warm-up + min-iters would exceed this is skipped */
+#define SKIP_SECONDS 600.0     /* skip a mode whose warm-up + min-iters take longer */
 
 enum { M_EVAL, M_CE, M_DETACHED, M_EXACT, M_GRADCAM, M_COUNT };
 static const char *const MODE_NAME[M_COUNT] = {"eval", "ce", "detached", "exact", "gradcam"};
@@ -172,7 +172,8 @@ static double forward_gflop(const model *m)
         double hw = (double)l->out_h * l->out_w;
         if (sscanf(d, "conv2d %d->%d", &a, &b) == 2) f += 2.0 * a * b * 9 * hw;
         else if (sscanf(d, "residual %d->%d", &a, &b) == 2)
-            f += 2.0 * 9 * ((double)a * b + (double)b * b) * hw + (a != b ? 2.0 * a * b * hw : 0);
+            f += 2.0 * 9 * ((double)a * b + (double)b * b) * hw +
+                 (a != b ? 2.0 * a * b * hw : 0);
         else if (sscanf(d, "se %d/%d", &a, &b) == 2) f += 2.0 * 2 * a * (a / b);
         else if (sscanf(d, "linear %d->%d", &a, &b) == 2) f += 2.0 * a * b;
     }
@@ -397,7 +398,8 @@ static void time_case(bench *b, const bench_opts *o, case_result *r)
         for (k = 0; k < M_COUNT; k++) {
             if (!live[k]) continue;
             if (nall < MAX_SAMPLES) all[k][nall] = this_round[k];
-            if (util >= min_cpu && nkept[k] < MAX_SAMPLES) samples[k][nkept[k]++] = this_round[k];
+            if (util >= min_cpu && nkept[k] < MAX_SAMPLES)
+                samples[k][nkept[k]++] = this_round[k];
         }
         if (nall < MAX_SAMPLES) nall++;
         if (target == 0) {
@@ -547,10 +549,11 @@ static void print_table(const case_result *cr, int ncase, int with_rss)
         const case_result *r = &cr[i];
         const mode_result *m = r->mode;
         if (!r->ok) continue;
-        printf("| Level %d | %.0fk | %dx%d | %.3f | %dx%d |", r->level, r->params / 1e3, r->size,
-               r->size, r->gflop, r->cam_h, r->cam_w);
+        printf("| Level %d | %.0fk | %dx%d | %.3f | %dx%d |", r->level, r->params / 1e3,
+               r->size, r->size, r->gflop, r->cam_h, r->cam_w);
         for (k = 0; k < M_COUNT; k++) print_cell(&m[k]);
-        printf(" %.2f | %.2f | %.2f | %.0f | %.0f |\n", m[M_DETACHED].median_s / m[M_CE].median_s,
+        printf(" %.2f | %.2f | %.2f | %.0f | %.0f |\n",
+               m[M_DETACHED].median_s / m[M_CE].median_s,
                m[M_EXACT].median_s / m[M_DETACHED].median_s,
                m[M_EXACT].median_s / m[M_CE].median_s,
                BATCH * r->gflop / m[M_EVAL].median_s,

@@ -5,7 +5,8 @@
  *   sample, dW summed in fixed blocks of samples, including empty blocks
  *   when the batch is smaller than the block count),
  * - the group path (small maps: several samples' columns side by side),
- *   including a last group of one sample, for 3x3 and direct 1x1 convs.
+ *   including a last group of one sample, for 3x3 and direct 1x1 convs,
+ *   and with many input channels on both paths.
  * Forward (with and without bias), dx, dW, db, and the tangent pair
  * (dW += dy_t col(x_t)^T, dx_t) must equal the reference to rounding; the
  * per-sample path also gets the full derivative check (tests/layercheck.h).
@@ -79,6 +80,8 @@ static void naive(const geo *g, int n, const real *x, const real *w, const real 
                 }
 }
 
+static double *dalloc(size_t count) { return (double *)calloc(count, sizeof(double)); }
+
 static double max_rel(const real *a, const double *ref, size_t count)
 {
     double worst = 0, scale = 1e-3;
@@ -99,16 +102,16 @@ static void compare(geo g, int n, int max_n, int bias)
     lc_env e;
     layer *l;
     size_t in_sz = (size_t)g.ic * g.h * g.w, out_sz = (size_t)g.oc * g.oh * g.ow;
-    size_t nw = (size_t)g.oc * g.ic * g.k * g.k, nx = (size_t)n * in_sz, ny = (size_t)n * out_sz;
+    size_t nw = (size_t)g.oc * g.ic * g.k * g.k;
+    size_t nx = (size_t)n * in_sz, ny = (size_t)n * out_sz;
     real *x = (real *)calloc(nx, sizeof(real)), *xt = (real *)calloc(nx, sizeof(real));
     real *y = (real *)calloc(ny, sizeof(real)), *yt = (real *)calloc(ny, sizeof(real));
     real *dy = (real *)calloc(ny, sizeof(real)), *dyt = (real *)calloc(ny, sizeof(real));
     real *dx = (real *)calloc(nx, sizeof(real)), *dxt = (real *)calloc(nx, sizeof(real));
-    double *ry = (double *)calloc(ny, sizeof(double)), *rdx = (double *)calloc(nx, sizeof(double));
-    double *rdw = (double *)calloc(nw, sizeof(double)), *rdb = (double *)calloc((size_t)g.oc, sizeof(double));
-    double *ryt = (double *)calloc(ny, sizeof(double)), *rdxt = (double *)calloc(nx, sizeof(double));
-    double *rdwt = (double *)calloc(nw, sizeof(double)), *rdbt = (double *)calloc((size_t)g.oc, sizeof(double));
-    double *rsum = (double *)calloc(nw, sizeof(double));
+    double *ry = dalloc(ny), *rdx = dalloc(nx), *rdw = dalloc(nw), *rdb = dalloc((size_t)g.oc);
+    double *ryt = dalloc(ny), *rdxt = dalloc(nx), *rdwt = dalloc(nw);
+    double *rdbt = dalloc((size_t)g.oc);
+    double *rsum = dalloc(nw);
     const real *w, *b = NULL;
     real *dw, *db = NULL;
     int widx, bidx = -1;
@@ -163,7 +166,10 @@ static void test_per_sample_batch_over_blocks(void)
 {
     compare(make_geo(1, 32, 32, 2, 3, 1, 1), 11, 12, 1);   /* 11 samples in 8 blocks */
 }
-static void test_per_sample_direct_1x1(void) { compare(make_geo(3, 32, 32, 2, 1, 1, 0), 2, 4, 1); }
+static void test_per_sample_direct_1x1(void)
+{
+    compare(make_geo(3, 32, 32, 2, 1, 1, 0), 2, 4, 1);
+}
 static void test_per_sample_stride2(void) { compare(make_geo(1, 64, 65, 2, 3, 2, 1), 2, 2, 0); }
 
 /* small maps: samples grouped side by side */
@@ -177,6 +183,14 @@ static void test_group_last_single(void)
 static void test_group_partial_batch(void)
 {
     compare(make_geo(4, 3, 3, 5, 3, 1, 1), 2, 32, 1);   /* 3x3 maps, batch < capacity */
+}
+
+/* more input channels, on both paths */
+static void test_many_channels(void)
+{
+    compare(make_geo(8, 32, 32, 2, 3, 1, 1), 2, 2, 1);    /* per-sample */
+    compare(make_geo(9, 6, 6, 3, 3, 1, 1), 29, 29, 1);    /* one group of 29 */
+    compare(make_geo(70, 4, 4, 2, 1, 1, 0), 64, 64, 0);   /* direct 1x1, one group of 64 */
 }
 
 /* the per-sample path through the full derivative checker */
@@ -206,6 +220,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_group_3x3),
         TEST_CASE(test_group_last_single),
         TEST_CASE(test_group_partial_batch),
+        TEST_CASE(test_many_channels),
         TEST_CASE(test_per_sample_layercheck),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));

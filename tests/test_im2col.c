@@ -67,8 +67,8 @@ static int check_geom(int c, int h, int w, int k, int stride, int pad, int extra
         free(col2);
     }
     if (bad)
-        printf("  im2col c=%d %dx%d k=%d s=%d p=%d ld+%d: %d wrong values\n", c, h, w, k, stride,
-               pad, extra, bad);
+        printf("  im2col c=%d %dx%d k=%d s=%d p=%d ld+%d: %d wrong values\n", c, h, w, k,
+               stride, pad, extra, bad);
     free(x);
     free(col);
     return bad;
@@ -103,7 +103,8 @@ static double adjoint_gap(int c, int h, int w, int k, int stride, int pad, int e
     size_t nx = (size_t)c * h * w, i;
     real *x = (real *)malloc(nx * sizeof(real)), *u = (real *)malloc(nx * sizeof(real));
     real *base = (real *)malloc(nx * sizeof(real));
-    real *v = (real *)malloc(rows * ld * sizeof(real)), *col = (real *)malloc(rows * ld * sizeof(real));
+    real *v = (real *)malloc(rows * ld * sizeof(real));
+    real *col = (real *)malloc(rows * ld * sizeof(real));
     double lhs = 0, rhs = 0, scale = 0;
     size_t r, p;
     rng gen;
