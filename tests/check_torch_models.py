@@ -6,7 +6,7 @@ For each level the published PyTorch class (Model1..Model5, mirrored from
 /work/shared/bench/torch_baseline.py, with the `_target_layer` duplicate attribute that makes
 PyTorch register the target layer twice) is built with random weights, non-default BatchNorm
 affine parameters and running statistics; its float32 state_dict is written as safetensors
-(format written by hand here: 8-byte little-endian header length, JSON header, data).
+(written by hand in tests/check_torch_load.py: 8-byte little-endian header length, JSON header, data).
 The C tool build/tests/tool_load_state (tests/tool_load_state.c, found via $GC_TOOLS) loads
 it into our model of that level (io/checkpoint), runs an eval-mode forward on a fixed input
 written here, and writes the logits and its own state_dict. Checked, per level:
@@ -28,10 +28,8 @@ Usage: python3 tests/check_torch_models.py [--tools DIR] [--tmp DIR] [--keep]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -246,66 +244,18 @@ CONFIG = {
 ALIAS = "_target_layer."
 
 # ----------------------------------------------------------------------------
-# safetensors by hand (struct + json)
+# safetensors: the by-hand reader and writer of tests/check_torch_load.py
+# (struct + json + numpy; independent of the C code and of the safetensors package)
 # ----------------------------------------------------------------------------
-DTYPES = {
-    torch.float32: ("F32", "<f4", 4),
-    torch.float64: ("F64", "<f8", 8),
-    torch.int64: ("I64", "<i8", 8),
-}
-BY_NAME = {v[0]: (k, v[2]) for k, v in DTYPES.items()}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_torch_load import read_safetensors, write_safetensors  # noqa: E402
 
 
-def st_write(path: str, tensors: "OrderedDict[str, Tensor]") -> None:
-    header = OrderedDict()
-    chunks = []
-    offset = 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        code, _, size = DTYPES[t.dtype]
-        data = t.numpy().tobytes() if t.numel() else b""
-        # numpy writes native order; every supported host here is little-endian
-        assert sys.byteorder == "little"
-        header[name] = {"dtype": code, "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    hj = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hj += b" " * ((8 - len(hj) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hj)))
-        f.write(hj)
-        for c in chunks:
-            f.write(c)
-    os.replace(tmp, path)
+st_write = write_safetensors
 
 
 def st_read(path: str) -> "OrderedDict[str, Tensor]":
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise ValueError(f"{path}: shorter than 8 bytes")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if 8 + n > len(raw):
-        raise ValueError(f"{path}: header length {n} beyond the file")
-    header = json.loads(raw[8:8 + n].decode("utf-8"), object_pairs_hook=OrderedDict)
-    base = 8 + n
-    out = OrderedDict()
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        dtype, size = BY_NAME[e["dtype"]]
-        b, end = e["data_offsets"]
-        numel = 1
-        for s in e["shape"]:
-            numel *= s
-        if end - b != numel * size or base + end > len(raw):
-            raise ValueError(f"{path}: {name}: bad data_offsets")
-        buf = bytearray(raw[base + b:base + end])
-        t = torch.frombuffer(buf, dtype=dtype) if numel else torch.zeros(0, dtype=dtype)
-        out[name] = t.reshape(e["shape"]).clone()
-    return out
+    return read_safetensors(path)[0]   # (tensors, metadata)
 
 
 # ----------------------------------------------------------------------------

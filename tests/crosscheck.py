@@ -71,7 +71,7 @@ except ImportError:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_torch_load import read_safetensors, write_safetensors  # noqa: E402
-from check_torch_models import MODELS, TARGET as PAPER_TARGET  # noqa: E402
+from check_torch_models import MODELS, TARGET as PAPER_TARGET, Report as ModelsReport  # noqa: E402
 
 EARLY_TARGET = {1: 1, 2: 9, 3: 6, 4: 16, 5: 6}
 # (in_c, height, width, classes) per level: small inputs, non-square and 2 channels somewhere
@@ -248,21 +248,14 @@ def rel_diff(a: torch.Tensor, b: torch.Tensor, scale=None) -> float:
     return float((a - b).abs().max()) / max(den, TINY)
 
 
-class Report:
+class Report(ModelsReport):
+    """ok/fail counting of tests/check_torch_models.py, plus the worst differences per case."""
+
     def __init__(self, verbose: bool) -> None:
-        self.passed = 0
-        self.failed = 0
+        super().__init__()
         self.verbose = verbose
         self.summary = OrderedDict()  # (level, target kind, mode) -> worst rel diff
         self.summary32 = OrderedDict()  # the same against PyTorch float32 (float run)
-
-    def ok(self, name: str, detail: str = "") -> None:
-        self.passed += 1
-        print(f"  ok   {name}" + (f" ({detail})" if detail else ""), flush=True)
-
-    def fail(self, name: str, why: str) -> None:
-        self.failed += 1
-        print(f"  FAIL {name}: {why}", flush=True)
 
 
 def compare(got: "OrderedDict[str, torch.Tensor]", ref: "OrderedDict[str, torch.Tensor]",
