@@ -1112,6 +1112,37 @@ static void cells_free(cells *t)
     free(t->c);
 }
 
+/* A table's column names: fixed ones, then one "L_CAM <variant><suffix>"
+ * per consistency variant of m (the variable part of every L_CAM table). */
+typedef struct table_head {
+    const char **name;   /* ncol names, the first nfixed borrowed */
+    char **variant_name; /* n_var names owned here */
+    size_t ncol, n_var;
+} table_head;
+
+static void table_head_init(table_head *h, const char *const *fixed, size_t nfixed,
+                            const model_eval *m, const char *suffix)
+{
+    size_t i;
+    h->n_var = m->n_var;
+    h->ncol = nfixed + m->n_var;
+    h->name = (const char **)gc_calloc(h->ncol, sizeof(char *));
+    h->variant_name = (char **)gc_calloc(h->n_var ? h->n_var : 1, sizeof(char *));
+    for (i = 0; i < nfixed; i++) h->name[i] = fixed[i];
+    for (i = 0; i < h->n_var; i++) {
+        h->variant_name[i] = sfmt("L_CAM %s%s", m->res[i].variant, suffix);
+        h->name[nfixed + i] = h->variant_name[i];
+    }
+}
+
+static void table_head_free(table_head *h)
+{
+    size_t i;
+    for (i = 0; i < h->n_var; i++) free(h->variant_name[i]);
+    free(h->variant_name);
+    free(h->name);
+}
+
 static char *show(double v)
 {
     char b[EVAL_NUM_CHARS];
@@ -1128,23 +1159,15 @@ static char *lambda_cell(const ckpt_info *ci)
 static void report_comparison(report *r, const model_eval *me, int n_models,
                               const eval_args *a)
 {
-    size_t n_var = me[0].n_var, v, ncol = 7 + n_var, col;
-    const char **head = (const char **)gc_calloc(ncol, sizeof(char *));
-    char **vhead = (char **)gc_calloc(n_var, sizeof(char *));
+    static const char *const fixed[] = {"model", "level", "lambda_max", "epoch",
+                                        "accuracy", "kappa", "CAM h x w"};
+    const size_t nfixed = sizeof fixed / sizeof fixed[0];
+    size_t n_var = me[0].n_var, v, ncol;
+    table_head head;
     cells t;
     int i;
-    head[0] = "model";
-    head[1] = "level";
-    head[2] = "lambda_max";
-    head[3] = "epoch";
-    head[4] = "accuracy";
-    head[5] = "kappa";
-    head[6] = "CAM h x w";
-    for (v = 0; v < n_var; v++) {
-        vhead[v] = a->bootstrap > 0 ? sfmt("L_CAM %s [95%% CI]", me[0].res[v].variant)
-                                    : sfmt("L_CAM %s", me[0].res[v].variant);
-        head[7 + v] = vhead[v];
-    }
+    table_head_init(&head, fixed, nfixed, &me[0], a->bootstrap > 0 ? " [95% CI]" : "");
+    ncol = head.ncol;
     cells_init(&t, (size_t)n_models, ncol);
     for (i = 0; i < n_models; i++) {
         const model_eval *m = &me[i];
@@ -1158,19 +1181,15 @@ static void report_comparison(report *r, const model_eval *me, int n_models,
         cells_set(&t, (size_t)i, 4, show(m->accuracy));
         cells_set(&t, (size_t)i, 5, show(m->kappa));
         cells_set(&t, (size_t)i, 6, sfmt("%d x %d", m->cam_h, m->cam_w));
-        for (v = 0; v < n_var; v++) {
-            col = 7 + v;
-            cells_set(&t, (size_t)i, col,
+        for (v = 0; v < n_var; v++)
+            cells_set(&t, (size_t)i, nfixed + v,
                       fmt_ci(m->res[v].value, m->ci[v].lo, m->ci[v].hi, a->bootstrap > 0));
-        }
     }
     report_table(r, "Models side by side (L_CAM: lower = more consistent Grad-CAM maps within "
                     "a class)",
-                 head, ncol, (const char *const *)t.c, (size_t)n_models);
+                 head.name, ncol, (const char *const *)t.c, (size_t)n_models);
     cells_free(&t);
-    for (v = 0; v < n_var; v++) free(vhead[v]);
-    free(vhead);
-    free(head);
+    table_head_free(&head);
 }
 
 /* Which file and data each model row is. */
@@ -1199,19 +1218,15 @@ static void report_models(report *r, const model_eval *me, int n_models, const e
 /* Relative change of every model against model 1. */
 static void report_changes(report *r, const model_eval *me, int n_models, const eval_args *a)
 {
-    size_t n_var = me[0].n_var, v, ncol = 4 + n_var;
-    const char **head = (const char **)gc_calloc(ncol, sizeof(char *));
-    char **vhead = (char **)gc_calloc(n_var, sizeof(char *));
+    static const char *const fixed[] = {"model", "lambda_max", "accuracy change",
+                                        "kappa change"};
+    const size_t nfixed = sizeof fixed / sizeof fixed[0];
+    size_t n_var = me[0].n_var, v, ncol;
+    table_head head;
     cells t;
     int i;
-    head[0] = "model";
-    head[1] = "lambda_max";
-    head[2] = "accuracy change";
-    head[3] = "kappa change";
-    for (v = 0; v < n_var; v++) {
-        vhead[v] = sfmt("L_CAM %s change", me[0].res[v].variant);
-        head[4 + v] = vhead[v];
-    }
+    table_head_init(&head, fixed, nfixed, &me[0], " change");
+    ncol = head.ncol;
     cells_init(&t, (size_t)n_models - 1, ncol);
     for (i = 1; i < n_models; i++) {
         const model_eval *m = &me[i];
@@ -1226,23 +1241,21 @@ static void report_changes(report *r, const model_eval *me, int n_models, const 
             double x = m->res[v].value, x0 = me[0].res[v].value;
             if (!isfinite(x) || !isfinite(x0) || x0 == 0 || strcmp(m->res[v].variant,
                                                                   me[0].res[v].variant)) {
-                cells_set(&t, row, 4 + v, xstrdup("n/a"));
+                cells_set(&t, row, nfixed + v, xstrdup("n/a"));
             } else if (a->bootstrap > 0) {
                 int overlap = m->ci[v].lo <= me[0].ci[v].hi && me[0].ci[v].lo <= m->ci[v].hi;
-                cells_set(&t, row, 4 + v,
+                cells_set(&t, row, nfixed + v,
                           sfmt("%+.1f%% (%s)", 100.0 * (x - x0) / x0,
                                overlap ? "95% CIs overlap" : "95% CIs do not overlap"));
             } else {
-                cells_set(&t, row, 4 + v, sfmt("%+.1f%%", 100.0 * (x - x0) / x0));
+                cells_set(&t, row, nfixed + v, sfmt("%+.1f%%", 100.0 * (x - x0) / x0));
             }
         }
     }
-    report_table(r, "Change relative to model 1", head, ncol, (const char *const *)t.c,
+    report_table(r, "Change relative to model 1", head.name, ncol, (const char *const *)t.c,
                  (size_t)n_models - 1);
     cells_free(&t);
-    for (v = 0; v < n_var; v++) free(vhead[v]);
-    free(vhead);
-    free(head);
+    table_head_free(&head);
 }
 
 static char *classes_legend(const model_eval *m)
@@ -1259,7 +1272,7 @@ static void report_model_details(report *r, const model_eval *m, int idx)
 {
     char title[EVAL_PATH_MAX + 64], lab[32];
     cells t;
-    size_t c, k, v, ncol;
+    size_t c, k, v;
     const char **head;
     int n_meta = st_meta_count(m->info.f), i;
     model_label(lab, sizeof lab, idx);
@@ -1312,20 +1325,13 @@ static void report_model_details(report *r, const model_eval *m, int idx)
     cells_free(&t);
     free(head);
     /* per class */
-    ncol = 5 + m->n_var;
-    head = (const char **)gc_calloc(ncol, sizeof(char *));
     {
-        char **vh = (char **)gc_calloc(m->n_var, sizeof(char *));
-        head[0] = "class";
-        head[1] = "images";
-        head[2] = "correct (|D_c+|)";
-        head[3] = "recall";
-        head[4] = "precision";
-        for (v = 0; v < m->n_var; v++) {
-            vh[v] = sfmt("L_CAM %s", m->res[v].variant);
-            head[5 + v] = vh[v];
-        }
-        cells_init(&t, m->classes, ncol);
+        static const char *const fixed[] = {"class", "images", "correct (|D_c+|)", "recall",
+                                            "precision"};
+        const size_t nfixed = sizeof fixed / sizeof fixed[0];
+        table_head ch;
+        table_head_init(&ch, fixed, nfixed, m, "");
+        cells_init(&t, m->classes, ch.ncol);
         for (c = 0; c < m->classes; c++) {
             uint64_t row = 0, col = 0, d = m->cm[c * m->classes + c];
             for (k = 0; k < m->classes; k++) {
@@ -1337,16 +1343,15 @@ static void report_model_details(report *r, const model_eval *m, int idx)
             cells_set(&t, c, 2, sfmt("%llu", (unsigned long long)d));
             cells_set(&t, c, 3, show(row ? (double)d / (double)row : NAN));
             cells_set(&t, c, 4, show(col ? (double)d / (double)col : NAN));
-            for (v = 0; v < m->n_var; v++) cells_set(&t, c, 5 + v, show(m->res[v].class_value[c]));
+            for (v = 0; v < m->n_var; v++)
+                cells_set(&t, c, nfixed + v, show(m->res[v].class_value[c]));
         }
         report_table(r, "Per class (L_CAM of a class: mean distance of its correct samples' "
                         "maps to the class mean; NaN with fewer than 2 correct samples)",
-                     head, ncol, (const char *const *)t.c, m->classes);
+                     ch.name, ch.ncol, (const char *const *)t.c, m->classes);
         cells_free(&t);
-        for (v = 0; v < m->n_var; v++) free(vh[v]);
-        free(vh);
+        table_head_free(&ch);
     }
-    free(head);
     for (v = 0; v < m->n_var; v++)
         if (!isfinite(m->res[v].value)) {
             char *p = sfmt("L_CAM %s is not a number: %s", m->res[v].variant, m->res[v].reason);
