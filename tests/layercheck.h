@@ -60,4 +60,15 @@ double layercheck(layer *l, const lc_opts *o);
 /* Fill a buffer with U(-scale, scale), optionally with |v| >= min_abs. */
 void lc_fill(rng *r, real *v, size_t count, double scale, double min_abs);
 
+/* Eval-mode fixtures: every "*running_mean" buffer of ps to U(-0.5, 0.5) and
+ * every "*running_var" to U(0.3, 2), from seed (BatchNorm's defaults 0 and 1
+ * would hide a wrong use of them). */
+void lc_set_running_stats(param_store *ps, uint64_t seed);
+
+/* tangent_backward(dy, dy_t, NULL, NULL) must add the same parameter
+ * gradients as with dx / dx_t buffers (a block with no input adjoint wanted
+ * still owes its weights theirs). Runs l on n random samples of in_size /
+ * out_size reals each (from e->r); reports mismatches through CHECK_MSG. */
+void lc_check_null_adjoints(lc_env *e, layer *l, int n, size_t in_size, size_t out_size);
+
 #endif

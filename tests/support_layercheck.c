@@ -50,6 +50,48 @@ void lc_fill(rng *r, real *v, size_t count, double scale, double min_abs)
     }
 }
 
+void lc_set_running_stats(param_store *ps, uint64_t seed)
+{
+    rng r;
+    int i;
+    size_t k;
+    rng_seed(&r, seed);
+    for (i = 0; i < ps->count; i++) {
+        const ps_entry *e = &ps->entry[i];
+        real *v = ps_value(ps, i);
+        if (strstr(e->name, "running_mean"))
+            for (k = 0; k < e->numel; k++) v[k] = (real)rng_uniform_range(&r, -0.5, 0.5);
+        if (strstr(e->name, "running_var"))
+            for (k = 0; k < e->numel; k++) v[k] = (real)rng_uniform_range(&r, 0.3, 2.0);
+    }
+}
+
+void lc_check_null_adjoints(lc_env *e, layer *l, int n, size_t in_size, size_t out_size)
+{
+    size_t nx = (size_t)n * in_size, ny = (size_t)n * out_size, np = e->ps.nvalue, i, bad = 0;
+    real *x = (real *)gc_calloc(nx, sizeof(real)), *x_t = (real *)gc_calloc(nx, sizeof(real));
+    real *dx = (real *)gc_calloc(nx, sizeof(real)), *dx_t = (real *)gc_calloc(nx, sizeof(real));
+    real *y = (real *)gc_calloc(ny, sizeof(real)), *y_t = (real *)gc_calloc(ny, sizeof(real));
+    real *dy = (real *)gc_calloc(ny, sizeof(real)), *dy_t = (real *)gc_calloc(ny, sizeof(real));
+    real *g = (real *)gc_calloc(np, sizeof(real));
+    lc_fill(&e->r, x, nx, 1.0, 0.0);
+    lc_fill(&e->r, x_t, nx, 1.0, 0.0);
+    lc_fill(&e->r, dy, ny, 1.0, 0.0);
+    lc_fill(&e->r, dy_t, ny, 1.0, 0.0);
+    layer_forward(l, x, y, n);
+    layer_tangent(l, x_t, y_t);
+    ps_zero_grad(&e->ps);
+    layer_tangent_backward(l, dy, dy_t, dx, dx_t);
+    memcpy(g, e->ps.grad, np * sizeof(real));
+    ps_zero_grad(&e->ps);
+    layer_tangent_backward(l, dy, dy_t, NULL, NULL);
+    for (i = 0; i < np; i++) bad += g[i] != e->ps.grad[i];
+    CHECK_MSG(bad == 0, "%s: %zu of %zu parameter gradients differ without dx / dx_t", l->name,
+              bad, np);
+    CHECK_MSG(np > 0, "%s: no parameters to compare", l->name);
+    free(x); free(x_t); free(dx); free(dx_t); free(y); free(y_t); free(dy); free(dy_t); free(g);
+}
+
 static double dot(const real *a, const real *b, size_t n)
 {
     double s = 0;

@@ -21,22 +21,6 @@
 
 static int verbose(void) { return getenv("LC_VERBOSE") != NULL; }
 
-static void set_running_stats(param_store *ps, uint64_t seed)
-{
-    rng r;
-    int i;
-    size_t k;
-    rng_seed(&r, seed);
-    for (i = 0; i < ps->count; i++) {
-        const ps_entry *e = &ps->entry[i];
-        real *v = ps_value(ps, i);
-        if (strstr(e->name, "running_mean"))
-            for (k = 0; k < e->numel; k++) v[k] = (real)rng_uniform_range(&r, -0.5, 0.5);
-        if (strstr(e->name, "running_var"))
-            for (k = 0; k < e->numel; k++) v[k] = (real)rng_uniform_range(&r, 0.3, 2.0);
-    }
-}
-
 static void check_block(int train, int n, int in_c, int out_c, int h, int w, uint64_t seed)
 {
     lc_env e;
@@ -47,7 +31,7 @@ static void check_block(int train, int n, int in_c, int out_c, int h, int w, uin
     l = residual_create(&e.ctx, "features.4", in_c, h, w, out_c);
     CHECK(l->has_batchnorm == 1);
     CHECK(l->in_c == in_c && l->out_c == out_c && l->out_h == h && l->out_w == w);
-    if (!train) set_running_stats(&e.ps, seed + 3);
+    if (!train) lc_set_running_stats(&e.ps, seed + 3);
     lc_default(&o);
     o.n = n;
     o.seed = seed;
@@ -168,30 +152,12 @@ static void test_wiring(void)
  * parameter gradients as with them. */
 static void test_null_dx(void)
 {
-    enum { N = 2, IC = 2, OC = 3, H = 3, W = 3, NX = N * IC * H * W, NY = N * OC * H * W };
+    enum { N = 2, IC = 2, OC = 3, H = 3, W = 3 };
     lc_env e;
     layer *l;
-    real x[NX], x_t[NX], dx[NX], dx_t[NX], y[NY], y_t[NY], dy[NY], dy_t[NY], *g;
-    size_t np, i;
     lc_env_init(&e, N, 1, 23);
     l = residual_create(&e.ctx, "r", IC, H, W, OC);
-    np = e.ps.nvalue;
-    g = (real *)gc_calloc(np, sizeof(real));
-    lc_fill(&e.r, x, NX, 1.0, 0.0);
-    lc_fill(&e.r, x_t, NX, 1.0, 0.0);
-    lc_fill(&e.r, dy, NY, 1.0, 0.0);
-    lc_fill(&e.r, dy_t, NY, 1.0, 0.0);
-    memset(dx, 0, sizeof dx);
-    memset(dx_t, 0, sizeof dx_t);
-    layer_forward(l, x, y, N);
-    layer_tangent(l, x_t, y_t);
-    ps_zero_grad(&e.ps);
-    layer_tangent_backward(l, dy, dy_t, dx, dx_t);
-    memcpy(g, e.ps.grad, np * sizeof(real));
-    ps_zero_grad(&e.ps);
-    layer_tangent_backward(l, dy, dy_t, NULL, NULL);
-    for (i = 0; i < np; i++) CHECK(g[i] == e.ps.grad[i]);
-    free(g);
+    lc_check_null_adjoints(&e, l, N, (size_t)IC * H * W, (size_t)OC * H * W);
     layer_destroy(l);
     lc_env_free(&e);
 }

@@ -123,22 +123,6 @@ static layer *build_chain(nn_ctx *ctx)
     return sequential_create(ctx, "s", ch, 5, 1);
 }
 
-static void set_running_stats(param_store *ps, uint64_t seed)
-{
-    rng r;
-    int i;
-    size_t k;
-    rng_seed(&r, seed);
-    for (i = 0; i < ps->count; i++) {
-        const ps_entry *e = &ps->entry[i];
-        real *v = ps_value(ps, i);
-        if (strstr(e->name, "running_mean"))
-            for (k = 0; k < e->numel; k++) v[k] = (real)rng_uniform_range(&r, -0.5, 0.5);
-        if (strstr(e->name, "running_var"))
-            for (k = 0; k < e->numel; k++) v[k] = (real)rng_uniform_range(&r, 0.3, 2.0);
-    }
-}
-
 static void check_chain(int train, int n, uint64_t seed)
 {
     lc_env e;
@@ -150,7 +134,7 @@ static void check_chain(int train, int n, uint64_t seed)
     CHECK(l->in_c == 2 && l->in_h == 5 && l->in_w == 4);
     CHECK(l->out_c == 2 && l->out_h == 3 && l->out_w == 2);
     CHECK(l->has_batchnorm == 1);
-    if (!train) set_running_stats(&e.ps, seed + 7);
+    if (!train) lc_set_running_stats(&e.ps, seed + 7);
     lc_default(&o);
     o.n = n;
     o.seed = seed;
