@@ -275,7 +275,7 @@ int json_read_string(json_reader *r, char **out, size_t *len, gc_error *err)
         }
         c = r->text[i + 1];
         if (c == 'u') {
-            unsigned cp, lo;
+            unsigned cp = 0, lo = 0xDC00;   /* scan_string validated the escapes */
             hex4(r->text + i + 2, &cp);
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 hex4(r->text + i + 8, &lo);

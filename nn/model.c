@@ -56,8 +56,12 @@ static int append(builder *b, layer *l, const char *desc, gc_error *err)
     GC_CHECK(m->nblocks < MODEL_MAX_BLOCKS);
     GC_CHECK(l->in_c == b->c && l->in_h == b->h && l->in_w == b->w);
     m->blocks[m->nblocks] = l;
-    strncpy(m->desc[m->nblocks], desc, sizeof m->desc[0] - 1);
-    m->desc[m->nblocks][sizeof m->desc[0] - 1] = '\0';
+    {   /* bounded copy: descriptions longer than the field are cut */
+        size_t len = strlen(desc);
+        if (len > sizeof m->desc[0] - 1) len = sizeof m->desc[0] - 1;
+        memcpy(m->desc[m->nblocks], desc, len);
+        m->desc[m->nblocks][len] = '\0';
+    }
     m->nblocks++;
     if (b->in_classifier) b->ncls++;
     else b->nfeat++;
