@@ -51,12 +51,18 @@ static double map_dot(const real *a, const real *b, int z)
     return lanes_total(acc);
 }
 
-void gradcam_alpha(const real *G, int ns, int k, int z, real *alpha)
+/* Row j of the selection: sample rows[j], or j when rows is NULL. */
+static size_t sample_of(const int *rows, int j) { return (size_t)(rows ? rows[j] : j); }
+
+void gradcam_alpha(const real *G, const int *rows, int ns, int k, int z, real *alpha)
 {
-    long row, rows = (long)ns * k;
-    GC_OMP_FOR((size_t)rows * z)
-    for (row = 0; row < rows; row++)
-        alpha[row] = (real)(map_sum(G + (size_t)row * z, z) / z);
+    long jc, count = (long)ns * k;   /* one (selected sample j, channel c) pair each */
+    GC_OMP_FOR((size_t)count * z)
+    for (jc = 0; jc < count; jc++) {
+        int j = (int)(jc / k), c = (int)(jc % k);
+        const real *g = G + (sample_of(rows, j) * k + c) * z;
+        alpha[jc] = (real)(map_sum(g, z) / z);
+    }
 }
 
 /* min and max of r = ReLU(s) over one map */
@@ -71,18 +77,19 @@ static void relu_range(const real *s, int z, real *lo, real *hi)
     }
 }
 
-void gradcam_map(const real *A, int ns, int k, int z, gradcam_buf *b)
+void gradcam_map(const real *A, const int *rows, int ns, int k, int z, gradcam_buf *b)
 {
-    int n;
+    int j;
     GC_OMP_FOR((size_t)ns * k * z)
-    for (n = 0; n < ns; n++) {
+    for (j = 0; j < ns; j++) {
         int c, i;
-        const real *alpha = b->alpha + (size_t)n * k;
-        real *s = b->s + (size_t)n * z, *cam = b->cam + (size_t)n * z;
+        const real *a_row = A + sample_of(rows, j) * k * z;   /* (K, Z) */
+        const real *alpha = b->alpha + (size_t)j * k;
+        real *s = b->s + (size_t)j * z, *cam = b->cam + (size_t)j * z;
         real lo, hi, d;
         for (i = 0; i < z; i++) s[i] = 0;
         for (c = 0; c < k; c++) {
-            const real *a = A + ((size_t)n * k + c) * z;
+            const real *a = a_row + (size_t)c * z;
             real w = alpha[c];
             for (i = 0; i < z; i++) s[i] += w * a[i];
         }
@@ -92,10 +99,11 @@ void gradcam_map(const real *A, int ns, int k, int z, gradcam_buf *b)
     }
 }
 
-void gradcam_forward(const real *A, const real *G, int ns, int k, int z, gradcam_buf *b)
+void gradcam_forward(const real *A, const real *G, const int *rows, int ns, int k, int z,
+                     gradcam_buf *b)
 {
-    gradcam_alpha(G, ns, k, z, b->alpha);
-    gradcam_map(A, ns, k, z, b);
+    gradcam_alpha(G, rows, ns, k, z, b->alpha);
+    gradcam_map(A, rows, ns, k, z, b);
 }
 
 void gradcam_norm_backward(const real *s, const real *cam, const real *dcam, int z, real *ds)
@@ -123,29 +131,48 @@ void gradcam_norm_backward(const real *s, const real *cam, const real *dcam, int
     }
 }
 
-void gradcam_backward(const real *A, const gradcam_buf *b, const real *dcam, int ns, int k,
-                      int z, real *dA_direct, real *dG, real *ds)
+void gradcam_backward_s(const gradcam_buf *b, const real *dcam, int ns, int z, real *ds)
 {
-    int n, c;
-    size_t az = (size_t)k * z;
-    for (n = 0; n < ns; n++) {
-        const real *a = A + n * az;
-        const real *alpha = b->alpha + (size_t)n * k;
-        gradcam_norm_backward(b->s + (size_t)n * z, b->cam + (size_t)n * z,
-                              dcam + (size_t)n * z, z, ds);
-        GC_OMP_FOR(az)
-        for (c = 0; c < k; c++) {   /* channels write disjoint rows */
-            const real *ac = a + (size_t)c * z;
-            int i;
-            if (dA_direct) {
-                real *o = dA_direct + n * az + (size_t)c * z;
-                for (i = 0; i < z; i++) o[i] += alpha[c] * ds[i];
-            }
-            if (dG) {
-                real *o = dG + n * az + (size_t)c * z;
-                real g = (real)(map_dot(ds, ac, z) / z);
-                for (i = 0; i < z; i++) o[i] += g;
-            }
-        }
+    int j;
+    GC_OMP_FOR((size_t)ns * z)
+    for (j = 0; j < ns; j++) {
+        size_t off = (size_t)j * z;
+        gradcam_norm_backward(b->s + off, b->cam + off, dcam + off, z, ds + off);
     }
+}
+
+void gradcam_backward_A(const gradcam_buf *b, const real *ds, const int *rows, int ns, int k,
+                        int z, real *dA_direct)
+{
+    long jc, count = (long)ns * k;   /* (sample, channel) pairs write disjoint rows */
+    GC_OMP_FOR((size_t)count * z)
+    for (jc = 0; jc < count; jc++) {
+        int j = (int)(jc / k), c = (int)(jc % k), i;
+        const real *ds_j = ds + (size_t)j * z;
+        real w = b->alpha[jc];
+        real *o = dA_direct + (sample_of(rows, j) * k + c) * z;
+        for (i = 0; i < z; i++) o[i] += w * ds_j[i];
+    }
+}
+
+void gradcam_backward_G(const real *A, const real *ds, const int *rows, int ns, int k, int z,
+                        real *dG)
+{
+    long jc, count = (long)ns * k;   /* (sample, channel) pairs write disjoint rows */
+    GC_OMP_FOR((size_t)count * z)
+    for (jc = 0; jc < count; jc++) {
+        int j = (int)(jc / k), c = (int)(jc % k), i;
+        size_t off = (sample_of(rows, j) * k + c) * z;
+        real g = (real)(map_dot(ds + (size_t)j * z, A + off, z) / z);   /* dalpha / Z */
+        real *o = dG + off;
+        for (i = 0; i < z; i++) o[i] = g;
+    }
+}
+
+void gradcam_backward(const real *A, const int *rows, const gradcam_buf *b, const real *dcam,
+                      int ns, int k, int z, real *dA_direct, real *dG, real *ds)
+{
+    gradcam_backward_s(b, dcam, ns, z, ds);
+    if (dA_direct) gradcam_backward_A(b, ds, rows, ns, k, z, dA_direct);
+    if (dG) gradcam_backward_G(A, ds, rows, ns, k, z, dG);
 }

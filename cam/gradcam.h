@@ -11,8 +11,12 @@
  * and dG (the path through alpha); ReLU'(0) = 0; ties at the min or max share
  * their gradient evenly, as torch.amin / torch.amax do.
  *
- * These functions work on `ns` samples stored contiguously; they neither
- * allocate nor know about models. cam/step.c runs the model passes.
+ * These functions read and write the rows of the selected samples in place:
+ * A, G, dA_direct and dG are whole (n, K, Z) tensors and `rows` (ns) lists
+ * the distinct sample indices to use (NULL: rows 0 .. ns-1); the per-map arrays
+ * (alpha, s, cam, dcam, ds) hold one row per entry of `rows`, in its order.
+ * They neither allocate nor know about models. cam/step.c runs the model
+ * passes.
  */
 #ifndef GC_GRADCAM_H
 #define GC_GRADCAM_H
@@ -28,18 +32,31 @@ typedef struct gradcam_buf {
     real *cam;     /* (ns, Z) normalised map in [0, 1] */
 } gradcam_buf;
 
-/* alpha (ns, K) = spatial mean of G (ns, K, Z). */
-void gradcam_alpha(const real *G, int ns, int k, int z, real *alpha);
-/* s and cam (ns, Z) from A (ns, K, Z) and b->alpha (already filled). */
-void gradcam_map(const real *A, int ns, int k, int z, gradcam_buf *b);
-/* Both: cam for ns samples from A and G. */
-void gradcam_forward(const real *A, const real *G, int ns, int k, int z, gradcam_buf *b);
+/* alpha (ns, K): alpha[j] = spatial mean of G[rows[j]] (K, Z). */
+void gradcam_alpha(const real *G, const int *rows, int ns, int k, int z, real *alpha);
+/* s and cam (ns, Z) from A[rows[j]] (K, Z) and b->alpha (already filled). */
+void gradcam_map(const real *A, const int *rows, int ns, int k, int z, gradcam_buf *b);
+/* Both: cam for the ns samples `rows` from A and G. */
+void gradcam_forward(const real *A, const real *G, const int *rows, int ns, int k, int z,
+                     gradcam_buf *b);
 
-/* Given dcam (ns, Z): dA_direct += alpha * ds (ns, K, Z) and
- * dG += (sum_ij ds * A) / Z broadcast over (i, j) (ns, K, Z).
- * Either output may be NULL. `ds` is scratch (Z reals). */
-void gradcam_backward(const real *A, const gradcam_buf *b, const real *dcam, int ns, int k,
-                      int z, real *dA_direct, real *dG, real *ds);
+/* The backward in three parts, so that a caller can order them (cam/step.c
+ * adds dA_direct after the head's pass, DESIGN.md section 2 step 7):
+ *   ds (ns, Z)      = d loss / d s given dcam (ns, Z)  (normalisation, ReLU)
+ *   dA_direct[r_j] += alpha_j * ds_j                   (K, Z), the path through A in s
+ *   dG[r_j]         = (sum_ij ds_j * A[r_j]) / Z        broadcast over (i, j)
+ * dG is written, not accumulated: G feeds nothing but alpha, so no other
+ * term adds to it (and the caller need not zero the rows first). */
+void gradcam_backward_s(const gradcam_buf *b, const real *dcam, int ns, int z, real *ds);
+void gradcam_backward_A(const gradcam_buf *b, const real *ds, const int *rows, int ns, int k,
+                        int z, real *dA_direct);
+void gradcam_backward_G(const real *A, const real *ds, const int *rows, int ns, int k, int z,
+                        real *dG);
+
+/* All three: given dcam (ns, Z), ds (ns, Z) is filled, dA_direct
+ * accumulated and dG written at the rows; either of them may be NULL. */
+void gradcam_backward(const real *A, const int *rows, const gradcam_buf *b, const real *dcam,
+                      int ns, int k, int z, real *dA_direct, real *dG, real *ds);
 
 /* Backward of the min-max normalisation and the ReLU for one map:
  * ds[i] = d loss / d s[i] given dcam (Z values). */

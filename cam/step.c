@@ -53,21 +53,18 @@ int step_init(train_step *st, model *m, gc_error *err)
     st->sel = (int *)gc_calloc((size_t)max_n, sizeof(int));
     st->sel_class = (int *)gc_calloc((size_t)max_n, sizeof(int));
     st->class_begin = (int *)gc_calloc((size_t)st->classes + 1, sizeof(int));
+    st->selected = (unsigned char *)gc_calloc((size_t)max_n, 1);
     st->dlogits = alloc_real((size_t)max_n * st->classes);
     st->seed = alloc_real((size_t)max_n * st->classes);
     st->logits_t = alloc_real((size_t)max_n * st->classes);
     st->G = alloc_real(az);
-    st->dA = alloc_real(az);
+    st->dA = st->G;          /* see step.h: G is dead before dA is first written */
     st->dG = alloc_real(az);
-    st->A_sel = alloc_real(az);
-    st->G_sel = alloc_real(az);
-    st->dA_sel = alloc_real(az);
-    st->dG_sel = alloc_real(az);
     st->cb.alpha = alloc_real((size_t)max_n * st->k);
     st->cb.s = alloc_real((size_t)max_n * st->z);
     st->cb.cam = alloc_real((size_t)max_n * st->z);
     st->dcam = alloc_real((size_t)max_n * st->z);
-    st->ds = alloc_real((size_t)st->z);
+    st->ds = alloc_real((size_t)max_n * st->z);
     if (ema_init(&st->ema, (size_t)st->classes, (size_t)m->cam_h, (size_t)m->cam_w,
                  EMA_DEFAULT_ALPHA, err) != GC_OK)
         return GC_FAIL;
@@ -78,9 +75,9 @@ int step_init(train_step *st, model *m, gc_error *err)
 void step_free(train_step *st)
 {
     free(st->pred); free(st->sel); free(st->sel_class); free(st->class_begin);
+    free(st->selected);
     free(st->dlogits); free(st->seed); free(st->logits_t);
-    free(st->G); free(st->dA); free(st->dG);
-    free(st->A_sel); free(st->G_sel); free(st->dA_sel); free(st->dG_sel);
+    free(st->G); free(st->dG);   /* dA is the memory of G */
     free(st->cb.alpha); free(st->cb.s); free(st->cb.cam);
     free(st->dcam); free(st->ds);
     ema_free(&st->ema);
@@ -89,6 +86,14 @@ void step_free(train_step *st)
 }
 
 void step_reset_refs(train_step *st) { ema_reset(&st->ema); }
+
+/* selected[i] = 1 for the samples in sel[0 .. ns), 0 for the others (n) */
+static void mark_selected(train_step *st)
+{
+    int j;
+    memset(st->selected, 0, (size_t)st->n);
+    for (j = 0; j < st->ns; j++) st->selected[st->sel[j]] = 1;
+}
 
 /* Step 3: B+' = samples with y == pred whose class has >= 2 of them, in
  * class-major order (the public code loops over classes in sorted order). */
@@ -109,6 +114,7 @@ static void select_samples(train_step *st, int n, const int *y)
             }
     }
     st->class_begin[st->classes] = st->ns;
+    mark_selected(st);
 }
 
 static void use_frozen_selection(train_step *st, const step_frozen *f, const int *y)
@@ -123,6 +129,7 @@ static void use_frozen_selection(train_step *st, const step_frozen *f, const int
         while (j < st->ns && st->sel_class[j] < c) j++;
         st->class_begin[c] = j;
     }
+    mark_selected(st);
 }
 
 /* Seed e (n, classes): 1 at (i, class) for the selected samples i in
@@ -134,20 +141,29 @@ static void make_seed(train_step *st, int n, int from, int to)
     for (j = from; j < to; j++) st->seed[(size_t)st->sel[j] * st->classes + st->sel_class[j]] = 1;
 }
 
-static void copy_rows(real *dst, const real *src, const int *rows, int from, int to, size_t row,
-                      int gather)
+/* Zero the rows sel[from..to) of a (n, K, Z) tensor; row = K*Z. */
+static void zero_rows(real *t, const int *sel, int from, int to, size_t row)
 {
     int j;
-    for (j = from; j < to; j++) {
-        if (gather) memcpy(dst + (size_t)j * row, src + (size_t)rows[j] * row, row * sizeof(real));
-        else memcpy(dst + (size_t)rows[j] * row, src + (size_t)j * row, row * sizeof(real));
-    }
+    for (j = from; j < to; j++) memset(t + (size_t)sel[j] * row, 0, row * sizeof(real));
 }
 
-/* Step 3: G = dz/dA for the selected rows, into G_sel (ns, K, Z), by
- * backward passes of the seed through the head without touching the
- * parameter gradients. Per class when the head couples samples. */
-static void compute_G(train_step *st)
+/* Zero the rows of the samples outside sel[0 .. ns) (the others are written). */
+static void zero_unselected_rows(const train_step *st, real *t, size_t row)
+{
+    int i;
+    for (i = 0; i < st->n; i++)
+        if (!st->selected[i]) memset(t + (size_t)i * row, 0, row * sizeof(real));
+}
+
+/* Step 3: G = dz/dA (n, K, Z) by backward passes of the seed through the
+ * head without touching the parameter gradients; then step 4's alpha
+ * (ns, K) from the rows of G of the selected samples, read in place. Per
+ * class when the head couples samples: class c's rows come from its own
+ * pass (its other rows are thrown away). Only the rows that are read are
+ * zeroed first: the backward adds into every row of G, each element's terms
+ * into that element alone, so the other rows may hold anything. */
+static void compute_G_alpha(train_step *st)
 {
     model *m = st->m;
     size_t row = (size_t)st->k * st->z;
@@ -156,17 +172,18 @@ static void compute_G(train_step *st)
     m->ctx.grad_params = 0;
     if (!coupled) {
         make_seed(st, st->n, 0, st->ns);
-        memset(st->G, 0, (size_t)st->n * row * sizeof(real));
+        zero_rows(st->G, st->sel, 0, st->ns, row);
         layer_backward(m->head, st->seed, st->G);
-        copy_rows(st->G_sel, st->G, st->sel, 0, st->ns, row, 1);
+        gradcam_alpha(st->G, st->sel, st->ns, st->k, st->z, st->cb.alpha);
     } else {
         for (c = 0; c < st->classes; c++) {
             int b = st->class_begin[c], e = st->class_begin[c + 1];
             if (b == e) continue;
             make_seed(st, st->n, b, e);
-            memset(st->G, 0, (size_t)st->n * row * sizeof(real));
+            zero_rows(st->G, st->sel, b, e, row);
             layer_backward(m->head, st->seed, st->G);
-            copy_rows(st->G_sel, st->G, st->sel, b, e, row, 1);
+            gradcam_alpha(st->G, st->sel + b, e - b, st->k, st->z,
+                          st->cb.alpha + (size_t)b * st->k);
         }
     }
     m->ctx.grad_params = saved;
@@ -220,7 +237,6 @@ static int forward_part(train_step *st, const real *x, const int *y, int n, cons
                         const step_frozen *f, step_result *res, int want_grads)
 {
     model *m = st->m;
-    size_t row = (size_t)st->k * st->z;
     int active;
     st->n = n;
     st->y = y;
@@ -239,13 +255,10 @@ static int forward_part(train_step *st, const real *x, const int *y, int n, cons
         res->loss = res->loss_ce;
         return 0;
     }
-    compute_G(st);
-    copy_rows(st->A_sel, m->act_a, st->sel, 0, st->ns, row, 1);
-    if (f && f->active && f->alpha)                                 /* step 4 */
+    compute_G_alpha(st);                                            /* steps 3-4 */
+    if (f && f->active && f->alpha)
         memcpy(st->cb.alpha, f->alpha, (size_t)st->ns * st->k * sizeof(real));
-    else
-        gradcam_alpha(st->G_sel, st->ns, st->k, st->z, st->cb.alpha);
-    gradcam_map(st->A_sel, st->ns, st->k, st->z, &st->cb);
+    gradcam_map(m->act_a, st->sel, st->ns, st->k, st->z, &st->cb); /* step 4 */
     if (!(f && f->active)) update_refs(st, o->ema_a);
     res->loss_cam = cam_loss(st, f && f->active ? f->ref : st->ema.ref, o->distance, o->lambda,
                              want_grads ? st->dcam : NULL);
@@ -261,31 +274,36 @@ double step_loss(train_step *st, const real *x, const int *y, int n, const step_
     return res.loss;
 }
 
-/* Step 6 (exact): tangent of the head along A_t = dG, then tangent_backward
- * with dy = dz_ce and dy_t = e; per class when the head couples samples
- * (the CE adjoint enters once). Accumulates into st->dA and head grads. */
+/* Steps 5-6 (exact): dG (n, K, Z) = step 5's gradient at G on the rows of
+ * B+' (written there by gradcam_backward_G; only the other rows are zeroed),
+ * the tangent of the head along A_t = dG, then tangent_backward with
+ * dy = dz_ce and dy_t = e. Per class when the head couples samples (dG and e
+ * restricted to B_c+; the CE adjoint enters once). Accumulates into st->dA
+ * and the head's parameter gradients. */
 static void exact_head_pass(train_step *st)
 {
     model *m = st->m;
     size_t row = (size_t)st->k * st->z;
     int c, first = 1;
     if (!layer_batch_coupled(m->head)) {
-        memset(st->dG, 0, (size_t)st->n * row * sizeof(real));
-        copy_rows(st->dG, st->dG_sel, st->sel, 0, st->ns, row, 0);
+        zero_unselected_rows(st, st->dG, row);
+        gradcam_backward_G(m->act_a, st->ds, st->sel, st->ns, st->k, st->z, st->dG);
         make_seed(st, st->n, 0, st->ns);
         layer_tangent(m->head, st->dG, st->logits_t);
         layer_tangent_backward(m->head, st->dlogits, st->seed, st->dA, NULL);
         return;
     }
+    memset(st->dG, 0, (size_t)st->n * row * sizeof(real));
     for (c = 0; c < st->classes; c++) {
         int b = st->class_begin[c], e = st->class_begin[c + 1];
         if (b == e) continue;
-        memset(st->dG, 0, (size_t)st->n * row * sizeof(real));
-        copy_rows(st->dG, st->dG_sel, st->sel, b, e, row, 0);
+        gradcam_backward_G(m->act_a, st->ds + (size_t)b * st->z, st->sel + b, e - b, st->k,
+                           st->z, st->dG);
         make_seed(st, st->n, b, e);
         layer_tangent(m->head, st->dG, st->logits_t);
         layer_tangent_backward(m->head, first ? st->dlogits : NULL, st->seed, st->dA, NULL);
         first = 0;
+        zero_rows(st->dG, st->sel, b, e, row);   /* dG is zero again for the next class */
     }
 }
 
@@ -298,25 +316,15 @@ void step_run(train_step *st, const real *x, const int *y, int n, const step_opt
     ps_zero_grad(&m->ps);
     active = forward_part(st, x, y, n, o, frozen, res, 1);
     with_reg = active && o->lambda != 0;
-    memset(st->dA, 0, (size_t)n * row * sizeof(real));
-    if (with_reg) {
-        /* step 5: dcam -> ds -> dA_direct (rows of B+') and dG */
-        memset(st->dA_sel, 0, (size_t)st->ns * row * sizeof(real));
-        memset(st->dG_sel, 0, (size_t)st->ns * row * sizeof(real));
-        gradcam_backward(st->A_sel, &st->cb, st->dcam, st->ns, st->k, st->z, st->dA_sel,
-                         st->dG_sel, st->ds);
-    }
-    if (with_reg && o->grad_mode == CAM_GRAD_EXACT) exact_head_pass(st);   /* step 6 */
+    /* step 5: dcam -> ds (ns, Z); dG is made in exact_head_pass, dA_direct at step 7 */
+    if (with_reg) gradcam_backward_s(&st->cb, st->dcam, st->ns, st->z, st->ds);
+    memset(st->dA, 0, (size_t)n * row * sizeof(real));   /* G is dead from here on */
+    if (with_reg && o->grad_mode == CAM_GRAD_EXACT) exact_head_pass(st);   /* steps 5-6 */
     else layer_backward(m->head, st->dlogits, st->dA);                      /* detached / CE */
-    if (with_reg) {                                                           /* step 7 */
-        int j;
-        for (j = 0; j < st->ns; j++) {
-            real *dst = st->dA + (size_t)st->sel[j] * row;
-            const real *src = st->dA_sel + (size_t)j * row;
-            size_t i;
-            for (i = 0; i < row; i++) dst[i] += src[i];
-        }
-    }
+    /* step 7: dA += dA_direct = alpha * ds on the rows of B+', after the head's
+     * terms (so each element's sum keeps that order, whatever the head) */
+    if (with_reg)
+        gradcam_backward_A(&st->cb, st->ds, st->sel, st->ns, st->k, st->z, st->dA);
     layer_backward(m->trunk, st->dA, NULL);
 }
 
@@ -330,23 +338,26 @@ void step_gradcam_current(train_step *st, const int *cls, int n, real *cam)
 {
     model *m = st->m;
     size_t row = (size_t)st->k * st->z;
-    int j, saved = m->ctx.grad_params, coupled;
+    int j, saved = m->ctx.grad_params;
     real *saved_cam = st->cb.cam;
     GC_CHECK(n == m->head->n);
     st->n = n;
     st->ns = n;
     for (j = 0; j < n; j++) {
+        GC_CHECK(cls[j] >= 0 && cls[j] < st->classes);
         st->sel[j] = j;
         st->sel_class[j] = cls[j];
     }
-    coupled = layer_batch_coupled(m->head);
+    mark_selected(st);
     m->ctx.grad_params = 0;
-    memset(st->G, 0, (size_t)n * row * sizeof(real));
-    if (!coupled) {
+    if (!layer_batch_coupled(m->head)) {
         make_seed(st, n, 0, n);
+        memset(st->G, 0, (size_t)n * row * sizeof(real));
         layer_backward(m->head, st->seed, st->G);
+        gradcam_alpha(st->G, NULL, n, st->k, st->z, st->cb.alpha);
     } else {
-        /* train mode with BatchNorm in the head: one pass per class */
+        /* train mode with BatchNorm in the head: one pass per class, whose
+         * rows of G give the alpha of that class's samples */
         int c;
         for (c = 0; c < st->classes; c++) {
             int any = 0;
@@ -354,14 +365,16 @@ void step_gradcam_current(train_step *st, const int *cls, int n, real *cam)
             for (j = 0; j < n; j++)
                 if (cls[j] == c) { st->seed[(size_t)j * st->classes + c] = 1; any = 1; }
             if (!any) continue;
-            memset(st->G_sel, 0, (size_t)n * row * sizeof(real));
-            layer_backward(m->head, st->seed, st->G_sel);
+            memset(st->G, 0, (size_t)n * row * sizeof(real));
+            layer_backward(m->head, st->seed, st->G);
             for (j = 0; j < n; j++)
-                if (cls[j] == c) memcpy(st->G + (size_t)j * row, st->G_sel + (size_t)j * row, row * sizeof(real));
+                if (cls[j] == c)
+                    gradcam_alpha(st->G, &st->sel[j], 1, st->k, st->z,
+                                  st->cb.alpha + (size_t)j * st->k);
         }
     }
     m->ctx.grad_params = saved;
     st->cb.cam = cam;
-    gradcam_forward(m->act_a, st->G, n, st->k, st->z, &st->cb);
+    gradcam_map(m->act_a, NULL, n, st->k, st->z, &st->cb);
     st->cb.cam = saved_cam;
 }

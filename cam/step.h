@@ -63,18 +63,21 @@ typedef struct train_step {
     int *sel;               /* (max_n) their indices */
     int *sel_class;         /* (max_n) their classes */
     int *class_begin;       /* (classes + 1) sel[class_begin[c] .. class_begin[c+1]) */
+    unsigned char *selected; /* (max_n) 1 if sample i is in sel[0 .. ns) */
     /* buffers */
     real *dlogits;          /* (max_n, classes) */
     real *seed;             /* (max_n, classes) e: one-hot of the selected samples */
     real *logits_t;         /* (max_n, classes) tangent of the logits */
-    real *G;                /* (max_n, K, Z) dz/dA rows */
-    real *dA;               /* (max_n, K, Z) gradient at A */
-    real *dG;               /* (max_n, K, Z) gradient at G (A_t of the exact pass) */
-    real *A_sel, *G_sel;    /* (max_n, K, Z) rows of the selected samples */
-    real *dA_sel, *dG_sel;  /* (max_n, K, Z) */
-    gradcam_buf cb;         /* alpha (max_n, K), s and cam (max_n, Z) */
+    /* The buffers of the size of A, (max_n, K, Z), whose selected rows
+     * sel[0 .. ns) are read and written in place (no copies of them). G is
+     * last read at step 4 (alpha) and dA first zeroed before step 6: one
+     * allocation holds both. */
+    real *G;                /* dz/dA (steps 3-4) */
+    real *dA;               /* gradient at A (steps 6-7); the memory of G */
+    real *dG;               /* gradient at G, A_t of the exact pass (steps 5-6) */
+    gradcam_buf cb;         /* alpha (max_n, K), s and cam (max_n, Z): row j = sample sel[j] */
     real *dcam;             /* (max_n, Z) */
-    real *ds;               /* (Z) scratch */
+    real *ds;               /* (max_n, Z) d loss / d s (step 5; step 7 uses it again) */
     /* EMA class references (DESIGN.md section 1) */
     ema_refs ema;           /* ref_c (classes, Z) and their initialised flags */
     real *batch_mean;       /* (Z) scratch */

@@ -21,7 +21,7 @@ static double loss_of(const real *A, const real *G, const real *w)
     gradcam_buf b = {alpha, s, cam};
     double l = 0;
     int i;
-    gradcam_forward(A, G, NS, K, Z, &b);
+    gradcam_forward(A, G, NULL, NS, K, Z, &b);
     for (i = 0; i < NS * Z; i++) l += w[i] * cam[i];
     return l;
 }
@@ -29,7 +29,7 @@ static double loss_of(const real *A, const real *G, const real *w)
 static void test_backward_matches_finite_differences(void)
 {
     real A[NS * K * Z], G[NS * K * Z], w[NS * Z];
-    real alpha[NS * K], s[NS * Z], cam[NS * Z], dA[NS * K * Z], dG[NS * K * Z], ds[Z];
+    real alpha[NS * K], s[NS * Z], cam[NS * Z], dA[NS * K * Z], dG[NS * K * Z], ds[NS * Z];
     gradcam_buf b = {alpha, s, cam};
     rng r;
     int i, trial;
@@ -39,10 +39,10 @@ static void test_backward_matches_finite_differences(void)
         for (i = 0; i < NS * K * Z; i++) A[i] = rng_uniform_range(&r, 0, 2);   /* A >= 0 like post-ReLU */
         for (i = 0; i < NS * K * Z; i++) G[i] = rng_uniform_range(&r, -1, 1);
         for (i = 0; i < NS * Z; i++) w[i] = rng_uniform_range(&r, -1, 1);
-        gradcam_forward(A, G, NS, K, Z, &b);
+        gradcam_forward(A, G, NULL, NS, K, Z, &b);
         memset(dA, 0, sizeof dA);
         memset(dG, 0, sizeof dG);
-        gradcam_backward(A, &b, w, NS, K, Z, dA, dG, ds);
+        gradcam_backward(A, NULL, &b, w, NS, K, Z, dA, dG, ds);
         for (i = 0; i < NS * K * Z; i++) {
             real save = A[i];
             double fp, fm, fd;
@@ -86,7 +86,7 @@ static void test_known_map(void)
      * A = [[3, 1], [1, 2]] -> s = (3-1, 1-2) = (2, -1) -> r = (2, 0) -> cam = (1, 0) */
     real A[4] = {3, 1, 1, 2}, G[4] = {0.5, 1.5, -1, -1}, alpha[2], s[2], cam[2];
     gradcam_buf b = {alpha, s, cam};
-    gradcam_forward(A, G, 1, 2, 2, &b);
+    gradcam_forward(A, G, NULL, 1, 2, 2, &b);
     CHECK_NEAR(alpha[0], 1.0, 1e-15);
     CHECK_NEAR(alpha[1], -1.0, 1e-15);
     CHECK_NEAR(s[0], 2.0, 1e-15);
@@ -101,11 +101,74 @@ static void test_constant_map_is_zero_not_nan(void)
     real dcam[4] = {1, 2, 3, 4};
     gradcam_buf b = {alpha, s, cam};
     int i, finite = 1;
-    gradcam_forward(A, G, 1, 1, 4, &b);
+    gradcam_forward(A, G, NULL, 1, 1, 4, &b);
     for (i = 0; i < 4; i++) CHECK_NEAR(cam[i], 0.0, 0.0);
     gradcam_norm_backward(s, cam, dcam, 4, ds);
     for (i = 0; i < 4; i++) finite &= ds[i] == ds[i];
     CHECK(finite);
+}
+
+/* The selected rows read and written in place: with rows = {4, 1, 3} of a
+ * batch of 5, every output equals that of the gathered (3, K, Z) copies
+ * (bit for bit), the rows not listed in dA and dG are left as they were,
+ * the three backward parts compose to gradcam_backward, and dG's rows are
+ * written over (not added to). */
+static void test_rows_in_place_match_gathered_copies(void)
+{
+    enum { NB = 5, NSEL = 3 };
+    static const int rows[NSEL] = {4, 1, 3};
+    real A[NB * K * Z], G[NB * K * Z], dA[NB * K * Z], dG[NB * K * Z], dA2[NB * K * Z];
+    real dG2[NB * K * Z];
+    real A_sel[NSEL * K * Z], G_sel[NSEL * K * Z], dA_sel[NSEL * K * Z], dG_sel[NSEL * K * Z];
+    real alpha[NSEL * K], s[NSEL * Z], cam[NSEL * Z], ds[NSEL * Z], dcam[NSEL * Z];
+    real alpha_sel[NSEL * K], s_sel[NSEL * Z], cam_sel[NSEL * Z], ds_sel[NSEL * Z];
+    gradcam_buf b = {alpha, s, cam}, b_sel = {alpha_sel, s_sel, cam_sel};
+    size_t row = (size_t)K * Z;
+    int i, j, same = 1, untouched = 1, split_same;
+    rng r;
+    rng_seed(&r, 31);
+    for (i = 0; i < NB * K * Z; i++) A[i] = rng_uniform_range(&r, 0, 2);
+    for (i = 0; i < NB * K * Z; i++) G[i] = rng_uniform_range(&r, -1, 1);
+    for (i = 0; i < NB * K * Z; i++) dA[i] = dA2[i] = rng_uniform_range(&r, -1, 1);
+    for (i = 0; i < NB * K * Z; i++) dG[i] = dG2[i] = rng_uniform_range(&r, -1, 1);
+    for (i = 0; i < NSEL * Z; i++) dcam[i] = rng_uniform_range(&r, -1, 1);
+    for (j = 0; j < NSEL; j++) {
+        memcpy(A_sel + j * row, A + rows[j] * row, row * sizeof(real));
+        memcpy(G_sel + j * row, G + rows[j] * row, row * sizeof(real));
+        memcpy(dA_sel + j * row, dA + rows[j] * row, row * sizeof(real));
+        memcpy(dG_sel + j * row, dG + rows[j] * row, row * sizeof(real));
+    }
+    gradcam_forward(A, G, rows, NSEL, K, Z, &b);
+    gradcam_forward(A_sel, G_sel, NULL, NSEL, K, Z, &b_sel);
+    gradcam_backward(A, rows, &b, dcam, NSEL, K, Z, dA, dG, ds);
+    gradcam_backward(A_sel, NULL, &b_sel, dcam, NSEL, K, Z, dA_sel, dG_sel, ds_sel);
+    same &= memcmp(alpha, alpha_sel, sizeof alpha) == 0;
+    same &= memcmp(s, s_sel, sizeof s) == 0 && memcmp(cam, cam_sel, sizeof cam) == 0;
+    same &= memcmp(ds, ds_sel, sizeof ds) == 0;
+    for (j = 0; j < NSEL; j++) {
+        same &= memcmp(dA + rows[j] * row, dA_sel + j * row, row * sizeof(real)) == 0;
+        same &= memcmp(dG + rows[j] * row, dG_sel + j * row, row * sizeof(real)) == 0;
+    }
+    for (i = 0; i < NB; i++) {   /* rows 0 and 2 are not selected */
+        if (i != 0 && i != 2) continue;
+        untouched &= memcmp(dA + i * row, dA2 + i * row, row * sizeof(real)) == 0;
+        untouched &= memcmp(dG + i * row, dG2 + i * row, row * sizeof(real)) == 0;
+    }
+    CHECK_MSG(same, "in-place rows differ from the gathered copies");
+    CHECK_MSG(untouched, "rows outside the selection were written");
+    CHECK(memcmp(dA + 4 * row, dA2 + 4 * row, row * sizeof(real)) != 0);   /* a selected row was */
+    CHECK(memcmp(dG + 4 * row, dG2 + 4 * row, row * sizeof(real)) != 0);
+    /* the parts in step.c's order: ds, dG, then dA_direct */
+    gradcam_backward_s(&b, dcam, NSEL, Z, ds);
+    gradcam_backward_G(A, ds, rows, NSEL, K, Z, dG2);
+    gradcam_backward_A(&b, ds, rows, NSEL, K, Z, dA2);
+    split_same = memcmp(dA, dA2, sizeof dA) == 0 && memcmp(dG, dG2, sizeof dG) == 0;
+    CHECK_MSG(split_same, "gradcam_backward_s/_A/_G differ from gradcam_backward");
+    /* dG is written, not accumulated: the same rows from a zeroed dG */
+    memset(dG2, 0, sizeof dG2);
+    gradcam_backward_G(A, ds, rows, NSEL, K, Z, dG2);
+    for (j = 0; j < NSEL; j++)
+        CHECK(memcmp(dG + rows[j] * row, dG2 + rows[j] * row, row * sizeof(real)) == 0);
 }
 
 int main(int argc, char **argv)
@@ -115,6 +178,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_ties_share_gradient_evenly),
         TEST_CASE(test_known_map),
         TEST_CASE(test_constant_map_is_zero_not_nan),
+        TEST_CASE(test_rows_in_place_match_gathered_copies),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));
 }
