@@ -64,11 +64,31 @@ TESTS    := $(TEST_SRC:tests/%.c=build/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
 TOOLS    := $(TOOL_SRC:tests/%.c=build/tests/%)
 
-.PHONY: all test clean crosscheck run experiment-eval experiment-train portability bench
+.PHONY: all test clean crosscheck run experiment-eval experiment-train portability bench FORCE
 .SECONDARY:
 all: $(LIB) $(PROGS)
 
-$(BUILD)/obj/%.o: %.c
+# Flags stamps: $(BUILD)/flags and $(TBUILD)/flags hold the compiler and the
+# flags their folder's objects are compiled with (build/tests/obj uses
+# $(TBUILD)'s). Every object depends on its stamp, which is rewritten only
+# when its content changes: changing CC, OPT, CFLAGS, OMP... recompiles that
+# folder, and a make with the same variables recompiles nothing. Link-only
+# variables (LDFLAGS, LDLIBS) and DEPFLAGS are not in it.
+FLAGS_LINE  = $(CC) $(BASEFLAGS) $(REALDEF) $(CFLAGS)
+TFLAGS_LINE = $(CC) $(BASEFLAGS) -DGC_REAL_DOUBLE $(CFLAGS)
+# $(call write_stamp,file,text): rewrite file only if text differs from it
+write_stamp = @mkdir -p $(dir $(1)); printf '%s\n' '$(subst ','\'',$(2))' >$(1).tmp$$$$; \
+	if cmp -s $(1).tmp$$$$ $(1); then rm -f $(1).tmp$$$$; else mv -f $(1).tmp$$$$ $(1); fi
+
+$(BUILD)/flags: FORCE
+	$(call write_stamp,$@,$(FLAGS_LINE))
+
+ifneq ($(TBUILD),$(BUILD))
+$(TBUILD)/flags: FORCE
+	$(call write_stamp,$@,$(TFLAGS_LINE))
+endif
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(REALDEF) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
@@ -82,7 +102,7 @@ $(BUILD)/%: $(BUILD)/obj/%.o $(LIB)
 	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 ifneq ($(REAL),double)
-$(TBUILD)/obj/%.o: %.c
+$(TBUILD)/obj/%.o: %.c $(TBUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -DGC_REAL_DOUBLE $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
@@ -92,7 +112,7 @@ $(TLIB): $(TLIB_OBJ)
 	$(AR) rcs $@ $^
 endif
 
-build/tests/obj/%.o: %.c
+build/tests/obj/%.o: %.c $(TBUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -DGC_REAL_DOUBLE $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
@@ -177,4 +197,8 @@ portability:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TSUP_OBJ:.o=.d) $(PROGS:%=$(BUILD)/obj/%.d)
+# Header dependencies (-MMD) of every object: library, programs, test
+# programs and tools, test support, and the bench.
+-include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TSUP_OBJ:.o=.d) \
+	$(PROG_SRC:%.c=$(BUILD)/obj/%.d) $(BUILD)/obj/tests/bench.d \
+	$(TEST_SRC:%.c=build/tests/obj/%.d) $(TOOL_SRC:%.c=build/tests/obj/%.d)

@@ -18,8 +18,9 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, real alpha,
  * Details of the implementation (nn/gemm.c, docs/GEMM.md):
  * - The bits of each C element depend only on (M, N, K) and the block size
  *   over K; not on the thread count, the split of the work, the vector width
- *   or the alignment of the operands. For K <= 256 they equal a naive triple
- *   loop's (p ascending, then alpha*sum + beta*c) under -ffp-contract=off.
+ *   or code path (gemm_isa below), or the alignment of the operands. For
+ *   K <= 256 they equal a naive triple loop's (p ascending, then
+ *   alpha*sum + beta*c) under -ffp-contract=off.
  * - alpha == 0 or K == 0: C = beta * C and A, B are not read.
  * - Invalid sizes (negative, a stride smaller than its row) are programming
  *   errors and stop the program through GC_CHECK.
@@ -46,13 +47,34 @@ void gemm_ws(int trans_a, int trans_b, int m, int n, int k, real alpha,
  *   gemm_pack_a(trans_a, m, k, a, lda, pa);
  *   gemm_packed_a(trans_b, m, n, k, alpha, pa, b, ldb, beta, c, ldc);
  * gives the same bits as gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b,
- * ldb, beta, c, ldc). The packed layout belongs to this build (it depends on
- * the target's vector width): keep it in memory, never in a file.
- * gemm_packed_a_len is about m * k reals (m rounded up to 4 or 8).
+ * ldb, beta, c, ldc). The packed layout belongs to this build and this CPU
+ * (it depends on the code path's vector width; it starts with a tag naming the
+ * path, which gemm_packed_a uses even if gemm_force_isa was called between):
+ * keep it in memory, never in a file.
+ * gemm_packed_a_len is about m * k reals (1 + m rounded up to 8, times k).
  */
 size_t gemm_packed_a_len(int m, int k);
 void gemm_pack_a(int trans_a, int m, int k, const real *a, int lda, real *packed);
 void gemm_packed_a(int trans_b, int m, int n, int k, real alpha, const real *packed_a,
                    const real *b, int ldb, real beta, real *c, int ldc);
+
+/*
+ * Code paths (nn/gemm.c, docs/GEMM.md). On x86-64 built with gcc or clang
+ * (and not already for AVX-512), the packing and the micro-kernel are also
+ * compiled for AVX2 and AVX-512F, and the first call picks the widest one the
+ * CPU and OS support. Every path gives the same bits; they differ in speed.
+ * Names: "generic" (the build's own flags: SSE2 without -march), "avx2",
+ * "avx512". Elsewhere only "generic" exists.
+ *   gemm_isa()          the path gemm runs now (picking it if not done yet)
+ *   gemm_isa_list(i)    the i-th path this build has and this CPU supports,
+ *                       i = 0, 1, ...; NULL after the last (0 is "generic")
+ *   gemm_force_isa(nm)  run path nm from now on (tests, bench); NULL or
+ *                       "auto" returns to the automatic choice. GC_FAIL (err
+ *                       filled) if this build lacks nm or this CPU cannot run
+ *                       it. Not to be called while other threads run gemm.
+ */
+const char *gemm_isa(void);
+const char *gemm_isa_list(int i);
+int gemm_force_isa(const char *name, gc_error *err);
 
 #endif

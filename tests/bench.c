@@ -39,7 +39,7 @@
  * builds or thread counts mean bit-identical results.
  *
  * Usage: bench [--case L2:64[,L1:28...]] [--quick] [--threads N] [--budget S]
- *              [--min-iters N] [--no-rss] [--cpu-clock] [--tsv FILE]
+ *              [--min-iters N] [--no-rss] [--cpu-clock] [--tsv FILE] [--isa NAME]
  *   --case       the cases to run (default: Levels 1-5 at 28 and 64, 1-2 at 224)
  *   --quick      1 warm-up call, >= 2 timed calls, 0.2 s per mode; without
  *                --case, the 28x28 and 64x64 cases only
@@ -53,9 +53,12 @@
  *                the time other programs held the core); never for
  *                comparisons with the baseline, which is wall-clock
  *   --tsv FILE   also write one line per (case, mode) for scripts
+ *   --isa NAME   run gemm's code path NAME (generic, avx2, avx512: nn/gemm.h)
+ *                instead of the one it picks; the header names the path
  */
 #include "cam/step.h"
 #include "nn/adam.h"
+#include "nn/gemm.h"
 #include "nn/loss.h"
 #include "nn/model.h"
 
@@ -630,7 +633,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: bench [--case L2:64[,L1:28...]] [--quick] [--threads N] [--budget S]\n"
-            "             [--min-iters N] [--no-rss] [--cpu-clock] [--tsv FILE]\n");
+            "             [--min-iters N] [--no-rss] [--cpu-clock] [--tsv FILE] [--isa NAME]\n");
 }
 
 /* "L2:64,L1:28" (or "Model2:64") -> cases; returns the count, -1 on error. */
@@ -689,6 +692,12 @@ int main(int argc, char **argv)
             if (o.min_iters < 1) o.min_iters = 1;
         } else if (!strcmp(a, "--tsv") && i + 1 < argc) {
             o.tsv = argv[++i];
+        } else if (!strcmp(a, "--isa") && i + 1 < argc) {
+            gc_error err;
+            if (gemm_force_isa(argv[++i], &err) != GC_OK) {
+                fprintf(stderr, "bench: --isa: %s\n", err.msg);
+                return EXIT_FAILURE;
+            }
         } else {
             usage();
             return EXIT_FAILURE;
@@ -720,6 +729,10 @@ int main(int argc, char **argv)
            "no OpenMP"
 #endif
     );
+    /* gemm's code path, picked here once so that every child inherits it */
+    printf("# gemm path: %s (this build and CPU have:", gemm_isa());
+    for (i = 0; gemm_isa_list(i) != NULL; i++) printf(" %s", gemm_isa_list(i));
+    printf(")\n");
     for (i = 0; i < ncase; i++) {
         case_result *r = &results[i];
         memset(r, 0, sizeof *r);

@@ -6,7 +6,10 @@
  * parts of C outside the M x N window left alone, and the documented
  * summation order (bit-for-bit equal to a naive loop blocked by 256 over K,
  * independent of alignment and of gemm vs gemm_ws), and the pre-packed-A
- * entry points (same bits as gemm).
+ * entry points (same bits as gemm); and the code paths (gemm_isa_list): each
+ * one this CPU runs gives the generic path's bits (memcmp) for every entry
+ * point, shapes around every block size, the four transpose cases and
+ * alpha/beta, and forcing a path really switches to it.
  */
 #include "nn/gemm.h"
 #include "nn/rng.h"
@@ -392,6 +395,223 @@ static void test_packed_a_same_bits(void)
     CHECK(gemm_packed_a_len(9, 10) >= 9 * 10);
 }
 
+/* ---- code paths (runtime ISA dispatch) ---- */
+
+/* Every product of a problem through one entry point. */
+enum { VIA_GEMM, VIA_WS, VIA_PACKED, VIA_COUNT };
+
+/* C after the product of pb through `via` (pb->c is left as it was). */
+static real *product_via(const problem *pb, int via, real *work)
+{
+    real *c = gc_calloc(pb->c_len, sizeof *c);
+    memcpy(c, pb->c0, pb->c_len * sizeof *c);
+    if (via == VIA_GEMM) {
+        gemm(pb->ta, pb->tb, pb->m, pb->n, pb->k, pb->alpha, pb->a, pb->lda, pb->b, pb->ldb,
+             pb->beta, c, pb->ldc);
+    } else if (via == VIA_WS) {
+        gemm_ws(pb->ta, pb->tb, pb->m, pb->n, pb->k, pb->alpha, pb->a, pb->lda, pb->b,
+                pb->ldb, pb->beta, c, pb->ldc, work);
+    } else {
+        real *packed = gc_calloc(gemm_packed_a_len(pb->m, pb->k), sizeof *packed);
+        gemm_pack_a(pb->ta, pb->m, pb->k, pb->a, pb->lda, packed);
+        gemm_packed_a(pb->tb, pb->m, pb->n, pb->k, pb->alpha, packed, pb->b, pb->ldb,
+                      pb->beta, c, pb->ldc);
+        free(packed);
+    }
+    return c;
+}
+
+static int path_count(void)
+{
+    int n = 0;
+    while (gemm_isa_list(n) != NULL) n++;
+    return n;
+}
+
+/* Shapes for the path comparison: edges of MR (4, 8), NR (4..16), KC (256),
+ * MC (128) and NC (1024). */
+static const int path_m[] = {1, 3, 8, 9, 17, 129};
+static const int path_n[] = {1, 5, 8, 16, 17, 33, 1030};
+static const int path_k[] = {1, 7, 256, 257, 530};
+
+/* Each path this CPU runs gives the generic path's bits (memcmp over all of
+ * C, padding included), through gemm, gemm_ws and gemm_packed_a, for all four
+ * transpose cases, alpha/beta, shapes around the block sizes, and alpha = 0 /
+ * beta = 0 over NaN. With only the generic path (other CPUs, other
+ * compilers) it compares generic with itself. */
+static void test_paths_same_bits(void)
+{
+    static const real alphas[] = {1, (real)-0.75};
+    static const real betas[] = {0, 1, (real)0.5};
+    int npath = path_count(), ip, t, im, in, ik, via, compared = 0, differ = 0;
+    uint64_t seed = 5000;
+    real *work = gc_calloc(gemm_workspace_len(), sizeof *work);
+    CHECK(npath >= 1 && strcmp(gemm_isa_list(0), "generic") == 0);
+    printf("    paths:");
+    for (ip = 0; ip < npath; ip++) printf(" %s", gemm_isa_list(ip));
+    printf(" (auto: %s)\n", gemm_isa());
+    for (t = 0; t < 4; t++)
+        for (im = 0; im < COUNT(path_m); im++)
+            for (in = 0; in < COUNT(path_n); in++)
+                for (ik = 0; ik < COUNT(path_k); ik++) {
+                    int m = path_m[im], n = path_n[in], k = path_k[ik];
+                    real alpha = alphas[seed % 2], beta = betas[seed % 3];
+                    problem pb;
+                    real *ref[VIA_COUNT];
+                    if ((double)m * n * k > 400000) continue;   /* keep the run short */
+                    problem_make(&pb, t & 1, t >> 1, m, n, k, (int)(seed % 2), 1, 2, alpha,
+                                 beta, seed);
+                    seed++;
+                    CHECK(gemm_force_isa("generic", NULL) == GC_OK);
+                    for (via = 0; via < VIA_COUNT; via++) ref[via] = product_via(&pb, via, work);
+                    for (ip = 1; ip < npath; ip++) {
+                        CHECK(gemm_force_isa(gemm_isa_list(ip), NULL) == GC_OK);
+                        for (via = 0; via < VIA_COUNT; via++) {
+                            real *c = product_via(&pb, via, work);
+                            int same = memcmp(c, ref[via], pb.c_len * sizeof *c) == 0;
+                            CHECK_MSG(same, "path %s via %d ta=%d tb=%d m=%d n=%d k=%d: bits "
+                                      "differ from generic", gemm_isa_list(ip), via, t & 1,
+                                      t >> 1, m, n, k);
+                            differ += !same;
+                            compared++;
+                            free(c);
+                        }
+                    }
+                    /* generic's own bits: the three entry points agree */
+                    CHECK(memcmp(ref[VIA_WS], ref[VIA_GEMM], pb.c_len * sizeof(real)) == 0);
+                    CHECK(memcmp(ref[VIA_PACKED], ref[VIA_GEMM], pb.c_len * sizeof(real)) == 0);
+                    for (via = 0; via < VIA_COUNT; via++) free(ref[via]);
+                    problem_free(&pb);
+                }
+    CHECK(gemm_force_isa(NULL, NULL) == GC_OK);
+    printf("    %d products of %d other path(s) compared with generic, %d differ\n", compared,
+           npath - 1, differ);
+    CHECK(npath == 1 || compared > 1000);
+    free(work);
+}
+
+/* The same with NaN/Inf in C under beta = 0, and alpha = 0 (A, B not read). */
+static void test_paths_special_values(void)
+{
+    int npath = path_count(), ip, t, same = 1;
+    for (ip = 0; ip < npath; ip++)
+        for (t = 0; t < 4; t++) {
+            problem pb;
+            size_t i;
+            real *c;
+            int outside;
+            CHECK(gemm_force_isa(gemm_isa_list(ip), NULL) == GC_OK);
+            problem_make(&pb, t & 1, t >> 1, 11, 19, 300, 1, 1, 1, (real)1.5, 0, 70 + t);
+            for (i = 0; i < (size_t)pb.m * (size_t)pb.ldc; i++)
+                if (i % (size_t)pb.ldc < (size_t)pb.n) pb.c[i] = i % 2 ? (real)NAN : (real)INFINITY;
+            memcpy(pb.c0, pb.c, pb.c_len * sizeof *pb.c);
+            run_gemm(&pb);
+            same &= problem_err(&pb, &outside) <= REL_TOL && outside == 0;
+            c = product_via(&pb, VIA_PACKED, NULL);
+            same &= memcmp(c, pb.c, pb.c_len * sizeof *c) == 0;
+            free(c);
+            problem_free(&pb);
+        }
+    CHECK(gemm_force_isa(NULL, NULL) == GC_OK);
+    CHECK_MSG(same, "a path mishandles beta = 0 over NaN");
+}
+
+/* Forcing a path switches to it (gemm_isa says so), an unknown or unsupported
+ * name fails with a message, NULL and "auto" return to the widest path, and
+ * an A packed under one path still multiplies right after forcing another. */
+static void test_force_isa(void)
+{
+    gc_error err;
+    int npath = path_count(), ip;
+    const char *widest = gemm_isa_list(npath - 1);
+    err.msg[0] = 0;
+    CHECK(gemm_force_isa("no-such-path", &err) == GC_FAIL);
+    CHECK(strstr(err.msg, "nn/gemm.c") != NULL && strstr(err.msg, "no-such-path") != NULL);
+    CHECK(gemm_force_isa("", NULL) == GC_FAIL);
+    for (ip = 0; ip < npath; ip++) {
+        CHECK(gemm_force_isa(gemm_isa_list(ip), &err) == GC_OK);
+        CHECK_MSG(strcmp(gemm_isa(), gemm_isa_list(ip)) == 0, "forced %s, gemm_isa says %s",
+                  gemm_isa_list(ip), gemm_isa());
+    }
+    CHECK(gemm_force_isa(NULL, NULL) == GC_OK);
+    CHECK(strcmp(gemm_isa(), widest) == 0);
+    CHECK(gemm_force_isa("generic", NULL) == GC_OK);
+    CHECK(gemm_force_isa("auto", NULL) == GC_OK);
+    CHECK(strcmp(gemm_isa(), widest) == 0);
+    CHECK(gemm_isa_list(-1) == NULL && gemm_isa_list(npath) == NULL);
+    /* a path this build has but this CPU lacks must be refused; one the build
+     * lacks too */
+    if (npath < 3) {
+        static const char *const all[] = {"avx2", "avx512"};
+        int i, j;
+        for (i = 0; i < 2; i++) {
+            int listed = 0;
+            for (j = 0; j < npath; j++) listed |= strcmp(all[i], gemm_isa_list(j)) == 0;
+            if (!listed) CHECK(gemm_force_isa(all[i], NULL) == GC_FAIL);
+        }
+    }
+    /* packed under each path, multiplied under each other path */
+    {
+        problem pb;
+        real *ref, *packed, *c;
+        int ipack, iuse, same = 1;
+        problem_make(&pb, 1, 0, 21, 30, 300, 1, 1, 1, (real)0.5, (real)-1, 80);
+        CHECK(gemm_force_isa("generic", NULL) == GC_OK);
+        ref = product_via(&pb, VIA_GEMM, NULL);
+        packed = gc_calloc(gemm_packed_a_len(pb.m, pb.k), sizeof *packed);
+        c = gc_calloc(pb.c_len, sizeof *c);
+        for (ipack = 0; ipack < npath; ipack++)
+            for (iuse = 0; iuse < npath; iuse++) {
+                CHECK(gemm_force_isa(gemm_isa_list(ipack), NULL) == GC_OK);
+                gemm_pack_a(pb.ta, pb.m, pb.k, pb.a, pb.lda, packed);
+                CHECK(gemm_force_isa(gemm_isa_list(iuse), NULL) == GC_OK);
+                memcpy(c, pb.c0, pb.c_len * sizeof *c);
+                gemm_packed_a(pb.tb, pb.m, pb.n, pb.k, pb.alpha, packed, pb.b, pb.ldb, pb.beta,
+                              c, pb.ldc);
+                same &= memcmp(c, ref, pb.c_len * sizeof *c) == 0;
+            }
+        CHECK_MSG(same, "an A packed under one path differs when used under another");
+        free(ref);
+        free(packed);
+        free(c);
+        problem_free(&pb);
+    }
+    CHECK(gemm_force_isa(NULL, NULL) == GC_OK);
+}
+
+/* Where nn/gemm.c compiles the dispatch in (x86-64, gcc or clang, flags below
+ * AVX-512), a CPU with AVX2 / AVX-512F must have those paths listed and
+ * picked: a build that silently fell back to generic fails here. */
+static void test_dispatch_present(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(__TINYC__) && !defined(__AVX512F__) && !defined(GC_GEMM_NO_DISPATCH)
+    int npath = path_count(), ip, has512 = 0, has2 = 0;
+    __builtin_cpu_init();
+    for (ip = 0; ip < npath; ip++) {
+        has2 |= strcmp(gemm_isa_list(ip), "avx2") == 0;
+        has512 |= strcmp(gemm_isa_list(ip), "avx512") == 0;
+    }
+    CHECK(has512 == (__builtin_cpu_supports("avx512f") != 0));
+#ifndef __AVX__
+    CHECK(has2 == (__builtin_cpu_supports("avx2") != 0));
+#endif
+    CHECK(gemm_force_isa(NULL, NULL) == GC_OK);
+    if (__builtin_cpu_supports("avx512f"))
+        CHECK(strcmp(gemm_isa(), "avx512") == 0);
+#ifndef __AVX__
+    else if (__builtin_cpu_supports("avx2"))
+        CHECK(strcmp(gemm_isa(), "avx2") == 0);
+#endif
+    else
+        CHECK(strcmp(gemm_isa(), "generic") == 0);
+    printf("    dispatch compiled in; picked %s\n", gemm_isa());
+#else
+    CHECK(path_count() == 1 && strcmp(gemm_isa(), "generic") == 0);
+    printf("    no dispatch in this build: generic only\n");
+#endif
+}
+
 /* The test's own reference must be able to fail: a wrong product is caught. */
 static void test_reference_detects_error(void)
 {
@@ -421,6 +641,10 @@ int main(int argc, char **argv)
 #ifdef _OPENMP
         TEST_CASE(test_called_from_parallel_region),
 #endif
+        TEST_CASE(test_paths_same_bits),
+        TEST_CASE(test_paths_special_values),
+        TEST_CASE(test_force_isa),
+        TEST_CASE(test_dispatch_present),
         TEST_CASE(test_reference_detects_error),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));
