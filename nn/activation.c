@@ -12,22 +12,29 @@
  * sigmoid: y = s), which the caller keeps unchanged (nn/layer.h).
  */
 #include "nn/layers.h"
+#include "nn/fuse.h"
 #include "nn/parallel.h"
 
 #include <math.h>
 
 static size_t count_of(const layer *l) { return (size_t)l->n * layer_in_size(l); }
 
+/* An activation: the layer, and for ReLU the fusion flag of nn/fuse.h. */
+typedef struct act {
+    layer base;
+    int done;   /* ReLU: the next forward's input is already rectified in place */
+} act;
+
 static void act_destroy(layer *l) { free(l); }
 
 static layer *act_new(const layer_ops *ops, nn_ctx *ctx, const char *name, int c, int h,
                       int w)
 {
-    layer *l;
+    act *a;
     GC_CHECK(c >= 1 && h >= 1 && w >= 1);
-    l = (layer *)gc_calloc(1, sizeof *l);
-    layer_init(l, ops, ctx, name, c, h, w, c, h, w);
-    return l;
+    a = (act *)gc_calloc(1, sizeof *a);
+    layer_init(&a->base, ops, ctx, name, c, h, w, c, h, w);
+    return &a->base;
 }
 
 /* ---- ReLU ---- */
@@ -82,6 +89,10 @@ static void relu_select(const real *x, const real *v, real *out, size_t count, i
 
 static void relu_forward(layer *l, const real *x, real *y, int n)
 {
+    if (((act *)l)->done) {   /* its producer applied it (nn/fuse.h) */
+        GC_CHECK(x == y);
+        return;
+    }
     relu_select(x, x, y, (size_t)n * layer_in_size(l), 0);
 }
 
@@ -108,6 +119,12 @@ static const layer_ops relu_ops = {"relu", relu_forward, relu_backward, relu_tan
 layer *relu_create(nn_ctx *ctx, const char *name, int c, int h, int w)
 {
     return act_new(&relu_ops, ctx, name, c, h, w);
+}
+
+void relu_fuse_done(layer *l, int on)
+{
+    GC_CHECK(l->ops == &relu_ops);
+    ((act *)l)->done = on;
 }
 
 /* ---- sigmoid ---- */

@@ -2,6 +2,7 @@
  * nn/adam.c - Adam with PyTorch's order of operations; see nn/adam.h.
  */
 #include "nn/adam.h"
+#include "nn/parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -59,7 +60,7 @@ void adam_step(adam *a, real *value, const real *grad)
     const int decay = a->weight_decay != 0.0;
     double bc1, bc2, step_size;
     real neg_step, bc2_sqrt, eps;
-    size_t i;
+    long i, n = (long)a->n;
     a->step++;
     bc1 = 1.0 - pow(a->beta1, (double)a->step);
     bc2 = 1.0 - pow(a->beta2, (double)a->step);
@@ -67,7 +68,9 @@ void adam_step(adam *a, real *value, const real *grad)
     neg_step = (real)(-step_size);
     bc2_sqrt = (real)sqrt(bc2);
     eps = (real)a->eps;
-    for (i = 0; i < a->n; i++) {
+    /* element-wise: OpenMP may split it (nn/parallel.h), same bits */
+    GC_OMP_FOR(4 * a->n)
+    for (i = 0; i < n; i++) {
         real g = grad[i], m, v, denom;
         if (decay) g = REAL_FMA(value[i], wd, g);          /* g + wd * p, fused */
         m = REAL_FMA(g, one_b1, a->m[i] * b1);             /* m b1 + (1-b1) g, fused */

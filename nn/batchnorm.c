@@ -26,6 +26,7 @@
  * as PyTorch refuses it ("Expected more than 1 value per channel").
  */
 #include "nn/layers.h"
+#include "nn/fuse.h"
 #include "nn/parallel.h"
 
 #include <math.h>
@@ -44,6 +45,8 @@ typedef struct batchnorm {
     int train_used;            /* mode of the last forward */
     real *mean;                /* (C) mu used by the last forward */
     real *invstd;              /* (C) s used by the last forward */
+    int relu_out;              /* the next forward writes relu(y) (nn/fuse.h) */
+    int zero_dx;               /* the next backward writes dx, not += (nn/fuse.h) */
 } batchnorm;
 
 static size_t bn_index(const batchnorm *b, int n, int c, size_t i)
@@ -132,7 +135,13 @@ static void bn_forward(layer *l, const real *x, real *y, int n)
         for (s = 0; s < n; s++) {
             const real *xs = x + bn_index(b, s, c, 0);
             real *ys = y + bn_index(b, s, c, 0);
-            for (i = 0; i < b->hw; i++) ys[i] = g * ((xs[i] - mu) * is) + bt;
+            if (b->relu_out)   /* the following ReLU, fused (nn/fuse.h) */
+                for (i = 0; i < b->hw; i++) {
+                    real v = g * ((xs[i] - mu) * is) + bt;
+                    ys[i] = v > 0 ? v : 0;
+                }
+            else
+                for (i = 0; i < b->hw; i++) ys[i] = g * ((xs[i] - mu) * is) + bt;
         }
     }
     if (b->train_used) ps_value(ps, b->nbt_idx)[0] += 1;
@@ -177,10 +186,11 @@ static void bn_means(const batchnorm *b, int c, const real *a, const real *v, do
     *m_av = lanes_total(sav) / (double)m;
 }
 
-/* The first-order adjoint of channel c: dx += J^T a (a = dy or dy_t);
+/* The first-order adjoint of channel c: dx += J^T a (a = dy or dy_t), or
+ * dx = 0 + J^T a if set (a zeroed dx, without reading it: nn/fuse.h);
  * with grad_params, dgamma += sum a xhat and dbeta += sum a if the
  * corresponding pointers are given. */
-static void bn_adjoint_channel(const batchnorm *b, int c, const real *a, real *dx,
+static void bn_adjoint_channel(const batchnorm *b, int c, const real *a, real *dx, int set,
                                real *dgamma, real *dbeta)
 {
     const layer *l = &b->base;
@@ -197,7 +207,12 @@ static void bn_adjoint_channel(const batchnorm *b, int c, const real *a, real *d
             size_t k0 = bn_index(b, s, c, 0);
             const real *as = a + k0, *xs = x + k0;
             real *dxs = dx + k0;
-            if (b->train_used)
+            if (set && b->train_used)
+                for (i = 0; i < b->hw; i++)
+                    dxs[i] = (real)0 + gs * (as[i] - ma - ((xs[i] - mu) * is) * maxh);
+            else if (set)
+                for (i = 0; i < b->hw; i++) dxs[i] = (real)0 + gs * as[i];
+            else if (b->train_used)
                 for (i = 0; i < b->hw; i++)
                     dxs[i] += gs * (as[i] - ma - ((xs[i] - mu) * is) * maxh);
             else
@@ -219,15 +234,16 @@ static void bn_tangent_backward(layer *l, const real *dy, const real *dy_t, real
     const real *x = l->x, *x_t = l->x_t;
     size_t m = (size_t)l->n * b->hw;
     int c;
+    GC_CHECK(!b->zero_dx || dy || !dx);   /* armed: dx must be written */
     GC_OMP_FOR(m * (size_t)b->c)
     for (c = 0; c < b->c; c++) {   /* channels are independent */
         real is = b->invstd[c];
         size_t i;
         int s;
-        if (dy) bn_adjoint_channel(b, c, dy, dx, dgamma, dbeta);
+        if (dy) bn_adjoint_channel(b, c, dy, dx, b->zero_dx, dgamma, dbeta);
         if (!dy_t) continue;
         /* dx_t += J^T dy_t (no parameter gradient from this part) */
-        if (dx_t) bn_adjoint_channel(b, c, dy_t, dx_t, NULL, NULL);
+        if (dx_t) bn_adjoint_channel(b, c, dy_t, dx_t, 0, NULL, NULL);
         /* second-order terms d/dx, d/dgamma of [dy_t . J x_t] */
         if (b->train_used) {
             double m_dt, m_dtxh, m_dtxt, m_xt, m_xhxt, unused, kk;
@@ -297,6 +313,19 @@ static void bn_destroy(layer *l)
 
 static const layer_ops bn_ops = {"batchnorm2d", bn_forward, bn_backward, bn_tangent,
                                  bn_tangent_backward, bn_destroy};
+
+void batchnorm2d_fuse_relu(layer *l, int on)
+{
+    GC_CHECK(l->ops == &bn_ops);
+    ((batchnorm *)l)->relu_out = on;
+}
+
+int batchnorm2d_fuse_zero(layer *l, int on)
+{
+    GC_CHECK(l->ops == &bn_ops);
+    ((batchnorm *)l)->zero_dx = on;
+    return 1;
+}
 
 layer *batchnorm2d_create(nn_ctx *ctx, const char *name, int c, int h, int w)
 {

@@ -28,7 +28,15 @@
  * group's outputs and adjoints are staged in a (OC, nb*OH*OW) buffer and
  * copied to / from the NCHW tensors. Maps of CONV_GROUP_COLS pixels or more
  * go one sample at a time (nb = 1), straight into y: the per-sample path
- * below, where OpenMP threads take whole samples.
+ * below, where OpenMP threads take whole samples. So do maps that would
+ * form groups of two (CONV_GROUP_COLS / 2 pixels or more) when the group
+ * product has fewer than CONV_SMALL_MACS multiply-adds (the first,
+ * 1-channel conv at 28x28: 16 x 1568 x 9): gemm runs products that small
+ * in one thread, and so did the group's im2col and copies, so the whole
+ * layer was serial; side by side on the per-sample path, Level 1 28x28's
+ * exact step went 3.45 -> 3.06 ms with 2 threads (min of 300, same
+ * minute; single-threaded 5.25 vs 5.20 ms). This changed the summation
+ * order of that layer's dW and db (blocks of samples instead of groups).
  * The backward pass recomputes the columns instead of keeping the forward's
  * (a cache would cost IC*K*K*OH*OW reals per sample and layer; im2col is a
  * copy, small next to the products). (Columns in the transposed layout
@@ -56,6 +64,7 @@
  * gemm(); buffers are allocated at build, nothing during a step.
  */
 #include "nn/layers.h"
+#include "nn/fuse.h"
 #include "nn/gemm.h"
 #include "nn/im2col.h"
 #include "nn/parallel.h"
@@ -68,6 +77,9 @@
 #ifndef CONV_GROUP_COLS
 #define CONV_GROUP_COLS 1024
 #endif
+/* A layer whose group product (OC x nb*OH*OW x IC*K*K) has fewer multiply-
+ * adds than this runs per sample instead (see the top of the file). */
+#define CONV_SMALL_MACS 1e6
 /* Upper bound on a group's column buffer, in reals (16 MB in float). */
 #define CONV_COL_CAP ((size_t)4 << 20)
 
@@ -84,8 +96,79 @@ typedef struct conv2d {
     real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; NULL if nb == 1 */
     int slots;           /* nb == 1: threads that run samples side by side (1 without OpenMP) */
     real *ws;            /* (slots, gemm_workspace_len()) their gemm workspaces, if slots > 1 */
-    real *dw_part;       /* nb == 1: (CONV_DW_BLOCKS, OC, IC*K*K) block partial sums of dW */
+    int dw_t;            /* dW is computed transposed, as dW^T = cols dy^T (see below) */
+    real *dw_part;       /* nb == 1: (CONV_DW_BLOCKS, OC, IC*K*K) block partial sums of dW,
+                            each (IC*K*K, OC) if dw_t */
+    real *dw_tr;         /* nb > 1 and dw_t: (IC*K*K, OC) dW^T while it accumulates */
+    int relu_out;        /* the next forward writes relu(y) (nn/fuse.h) */
+    int zero_dx;         /* the next backward writes dx = fold(...), not += (nn/fuse.h) */
 } conv2d;
+
+/* dxs (IC, H, W) += fold(cols), or = fold(cols) if set (the caller's
+ * zeroing of dx, fused: c->zero_dx; same bits). */
+static void fold_into(const conv2d *c, const real *cols, size_t ld, real *dxs, int set)
+{
+    if (set) col2im_set_ld(&c->g, cols, ld, dxs);
+    else col2im_add_ld(&c->g, cols, ld, dxs);
+}
+
+/* dst[0 .. len) = src + *b (src without bias), then [v > 0] v if relu; the
+ * forward's last pass over a row of outputs. dst may be src. The ReLU is
+ * nn/activation.c's select, fused here by nn/sequential.c (nn/fuse.h) so
+ * that the ReLU that follows makes no pass of its own (figures there). */
+static void out_row(real *dst, const real *src, size_t len, const real *b, int relu)
+{
+    size_t p;
+    if (b && relu) {
+        real bb = *b;
+        for (p = 0; p < len; p++) {
+            real v = src[p] + bb;
+            dst[p] = v > 0 ? v : 0;
+        }
+    } else if (b) {
+        real bb = *b;
+        for (p = 0; p < len; p++) dst[p] = src[p] + bb;
+    } else if (relu) {
+        for (p = 0; p < len; p++) dst[p] = src[p] > 0 ? src[p] : 0;
+    } else if (dst != src) {
+        memcpy(dst, src, len * sizeof(real));
+    }
+}
+
+/*
+ * Orientation of the weight-gradient product. dW (OC, IC*K*K) = dy cols^T
+ * and its transpose dW^T = cols dy^T are the same sums: each element is
+ * sum_p dy[o,p] col[r,p] over the same p in the same order (gemm's order
+ * depends only on K, and a*b == b*a exactly), so both give the same bits.
+ * gemm is faster with the long side as M when that side is IC*K*K: for the
+ * 3x3 layers (IC*K*K > OC) the transposed product ran 1.1x-1.4x faster
+ * (tests/bench_gemm-style timing, 1 thread, -O3 -march=native: 32x144x1024
+ * 5.2 -> 3.8 ms per 32 calls, 64x576x1024 33.4 -> 26.7 ms, 128x1152x1024
+ * 33.3 -> 27.1 ms per 8 calls), and slower for the first layer and the 1x1
+ * skips (IC*K*K < OC: 32x9x4096 2.7 -> 3.4 ms). The transposed result is
+ * added into dW by a transposing copy (OC*IC*K*K elements, next to
+ * OC*IC*K*K*N*OH*OW multiply-adds).
+ */
+static int conv_dw_transposed(size_t ckk, int oc) { return ckk > (size_t)oc; }
+
+/* dst (cols, rows) = src (rows, cols)^T, or += if add, in 16 x 16 tiles
+ * (so that the strided side stays in cache: 256 x 2304 0.8 -> 0.23 ms). */
+#define CONV_TR_TILE 16
+
+static void transpose_into(real *dst, const real *src, size_t rows, size_t cols, int add)
+{
+    size_t i0, j0, i, j;
+    for (i0 = 0; i0 < rows; i0 += CONV_TR_TILE)
+        for (j0 = 0; j0 < cols; j0 += CONV_TR_TILE) {
+            size_t ie = rows - i0 < CONV_TR_TILE ? rows : i0 + CONV_TR_TILE;
+            size_t je = cols - j0 < CONV_TR_TILE ? cols : j0 + CONV_TR_TILE;
+            for (i = i0; i < ie; i++)
+                for (j = j0; j < je; j++) {
+                    if (add) dst[j * rows + i] += src[i * cols + j];
+                    else dst[j * rows + i] = src[i * cols + j];
+                }
+        }
+}
 
 /* Columns of samples s0 .. s0+g-1 of xx (N, IC, H, W) as an (IC*K*K, g*OH*OW)
  * matrix with row stride g*OH*OW: c->col, or xx itself for one sample of a
@@ -113,23 +196,18 @@ static const real *group_columns(conv2d *c, const real *xx, int s0, int g)
     return c->col;
 }
 
-/* y (N, OC, OH*OW) samples s0 .. s0+g-1 = stage (OC, g*OH*OW) (+ bias). */
-static void unstage(const conv2d *c, int s0, int g, const real *bias, real *y)
+/* y (N, OC, OH*OW) samples s0 .. s0+g-1 = stage (OC, g*OH*OW) (+ bias),
+ * rectified if relu. */
+static void unstage(const conv2d *c, int s0, int g, const real *bias, int relu, real *y)
 {
     int oc = c->base.out_c, t;
     size_t out_sz = layer_out_size(&c->base), ncol = (size_t)g * c->ohw;
     GC_OMP_FOR(ncol * oc)
     for (t = 0; t < g * oc; t++) {
         int j = t / oc, o = t % oc;
-        const real *src = c->stage + (size_t)o * ncol + (size_t)j * c->ohw;
-        real *dst = y + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw;
-        size_t p;
-        if (bias) {
-            real b = bias[o];
-            for (p = 0; p < c->ohw; p++) dst[p] = src[p] + b;
-        } else {
-            memcpy(dst, src, c->ohw * sizeof(real));
-        }
+        out_row(y + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw,
+                c->stage + (size_t)o * ncol + (size_t)j * c->ohw, c->ohw, bias ? bias + o : NULL,
+                relu);
     }
 }
 
@@ -163,7 +241,8 @@ static real row_sum(const real *d, size_t len)
 }
 
 /*
- * Per-sample path (nb == 1: maps of CONV_GROUP_COLS pixels or more). Built
+ * Per-sample path (nb == 1: maps of CONV_GROUP_COLS pixels or more, and
+ * the small products above). Built
  * with OpenMP, whole samples run side by side on c->slots threads, each
  * with its own column buffer and gemm workspace (fewer synchronisations
  * than splitting every product, and the columns stay in the thread's
@@ -201,43 +280,46 @@ static const real *sample_columns(conv2d *c, const real *xs, int t)
     return slot_col(c, t);
 }
 
-/* ys (OC, OH*OW) = W cols(xs) (+ b) for one sample, on slot t. */
-static void apply_sample(conv2d *c, const real *w, const real *bias, const real *xs, real *ys,
-                         int t)
+/* ys (OC, OH*OW) = W cols(xs) (+ b), rectified if relu, for one sample, on
+ * slot t (the last pass runs on the sample's outputs while they are in cache). */
+static void apply_sample(conv2d *c, const real *w, const real *bias, int relu, const real *xs,
+                         real *ys, int t)
 {
     int oc = c->base.out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, o;
     slot_gemm(c, t, 0, 0, oc, ohw, ckk, w, ckk, sample_columns(c, xs, t), ohw, 0, ys, ohw);
-    if (bias)
+    if (bias || relu)
         for (o = 0; o < oc; o++) {
-            real *yo = ys + (size_t)o * c->ohw, b = bias[o];
-            size_t p;
-            for (p = 0; p < c->ohw; p++) yo[p] += b;
+            real *yo = ys + (size_t)o * c->ohw;
+            out_row(yo, yo, c->ohw, bias ? bias + o : NULL, relu);
         }
 }
 
-static void apply_samples(conv2d *c, const real *w, const real *bias, const real *x, real *y)
+static void apply_samples(conv2d *c, const real *w, const real *bias, int relu, const real *x,
+                          real *y)
 {
     layer *l = &c->base;
     size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l);
     int sm;
     GC_OMP_FOR_TEAM(c->slots)
     for (sm = 0; sm < l->n; sm++)
-        apply_sample(c, w, bias, x + (size_t)sm * in_sz, y + (size_t)sm * out_sz,
+        apply_sample(c, w, bias, relu, x + (size_t)sm * in_sz, y + (size_t)sm * out_sz,
                      GC_THREAD_NUM());
 }
 
-/* The pair (xx, dd) for nb == 1: dw, db, dxx as conv_adjoint. */
+/* The pair (xx, dd) for nb == 1: dw, db, dxx, set as conv_adjoint. */
 static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real *dd, real *dw,
-                            real *db, real *dxx)
+                            real *db, real *dxx, int set)
 {
     layer *l = &c->base;
     size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l);
     size_t wlen = (size_t)l->out_c * c->ckk;
     int oc = l->out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, n = l->n, sm, b, o;
-    if (db)
-        for (sm = 0; sm < n; sm++)
-            for (o = 0; o < oc; o++)
+    if (db) {   /* channels over threads; each sums its samples in order */
+        GC_OMP_FOR((size_t)n * out_sz)
+        for (o = 0; o < oc; o++)
+            for (sm = 0; sm < n; sm++)
                 db[o] += row_sum(dd + (size_t)sm * out_sz + (size_t)o * c->ohw, c->ohw);
+    }
     if (dw) {
         size_t q;
         GC_OMP_FOR_TEAM(c->slots)
@@ -246,15 +328,25 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
             int lo = n * b / CONV_DW_BLOCKS, hi = n * (b + 1) / CONV_DW_BLOCKS;
             int j;
             real *part = c->dw_part + (size_t)b * wlen;
-            for (j = lo; j < hi; j++)
-                slot_gemm(c, t, 0, 1, oc, ckk, ohw, dd + (size_t)j * out_sz, ohw,
-                          sample_columns(c, xx + (size_t)j * in_sz, t), ohw, j == lo ? 0 : 1,
-                          part, ckk);
+            for (j = lo; j < hi; j++) {
+                const real *cols = sample_columns(c, xx + (size_t)j * in_sz, t);
+                const real *dys = dd + (size_t)j * out_sz;
+                if (c->dw_t)   /* part (IC*K*K, OC) = sum_j cols_j dy_j^T */
+                    slot_gemm(c, t, 0, 1, ckk, oc, ohw, cols, ohw, dys, ohw, j == lo ? 0 : 1,
+                              part, oc);
+                else           /* part (OC, IC*K*K) = sum_j dy_j cols_j^T */
+                    slot_gemm(c, t, 0, 1, oc, ckk, ohw, dys, ohw, cols, ohw, j == lo ? 0 : 1,
+                              part, ckk);
+            }
         }
         for (b = 0; b < CONV_DW_BLOCKS; b++) {
             const real *part = c->dw_part + (size_t)b * wlen;
             if (n * (b + 1) / CONV_DW_BLOCKS == n * b / CONV_DW_BLOCKS) continue;   /* empty */
-            for (q = 0; q < wlen; q++) dw[q] += part[q];
+            if (c->dw_t) {
+                transpose_into(dw, part, c->ckk, (size_t)oc, 1);
+            } else {
+                for (q = 0; q < wlen; q++) dw[q] += part[q];
+            }
         }
     }
     if (dxx) {
@@ -267,49 +359,51 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
                 slot_gemm(c, t, 1, 0, ckk, ohw, oc, w, ckk, dys, ohw, 1, dxs, ohw);
             } else {
                 slot_gemm(c, t, 1, 0, ckk, ohw, oc, w, ckk, dys, ohw, 0, slot_col(c, t), ohw);
-                col2im_add_ld(&c->g, slot_col(c, t), c->ohw, dxs);
+                fold_into(c, slot_col(c, t), c->ohw, dxs, set);
             }
         }
     }
 }
 
-/* y = W cols(x) (+ b), group by group. */
-static void conv_apply(conv2d *c, const real *x, real *y, int with_bias)
+/* y = W cols(x) (+ b), rectified if relu, group by group. */
+static void conv_apply(conv2d *c, const real *x, real *y, int with_bias, int relu)
 {
     layer *l = &c->base;
     const real *w = ps_value(l->ctx->ps, c->w_idx);
     const real *bias = with_bias && c->has_bias ? ps_value(l->ctx->ps, c->b_idx) : NULL;
     int oc = l->out_c, ckk = (int)c->ckk, s0;
     if (c->nb == 1) {
-        apply_samples(c, w, bias, x, y);
+        apply_samples(c, w, bias, relu, x, y);
         return;
     }
     for (s0 = 0; s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
         const real *cols = group_columns(c, x, s0, g);
         gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, c->stage, ncol);
-        unstage(c, s0, g, bias, y);
+        unstage(c, s0, g, bias, relu, y);
     }
 }
 
 static void conv2d_forward(layer *l, const real *x, real *y, int n)
 {
+    conv2d *c = (conv2d *)l;
     (void)n;
-    conv_apply((conv2d *)l, x, y, 1);
+    conv_apply(c, x, y, 1, c->relu_out);
 }
 
 static void conv2d_tangent(layer *l, const real *x_t, real *y_t)
 {
-    conv_apply((conv2d *)l, x_t, y_t, 0);
+    conv_apply((conv2d *)l, x_t, y_t, 0, 0);
 }
 
-/* dxx (samples s0 .. s0+g-1) += fold(c->col) (IC*K*K, g*OH*OW). */
-static void fold_group(conv2d *c, int s0, int g, real *dxx)
+/* dxx (samples s0 .. s0+g-1) += fold(c->col) (IC*K*K, g*OH*OW), or = if set
+ * (never for a direct conv: conv2d_fuse_zero refuses those). */
+static void fold_group(conv2d *c, int s0, int g, real *dxx, int set)
 {
     size_t in_sz = layer_in_size(&c->base), ncol = (size_t)g * c->ohw;
     int j;
     if (g == 1 && !c->direct) {
-        col2im_add_ld(&c->g, c->col, ncol, dxx + (size_t)s0 * in_sz);
+        fold_into(c, c->col, ncol, dxx + (size_t)s0 * in_sz, set);
         return;
     }
     GC_OMP_FOR(ncol * c->ckk)
@@ -321,26 +415,54 @@ static void fold_group(conv2d *c, int s0, int g, real *dxx)
             for (r = 0; r < c->ckk; r++)
                 for (p = 0; p < c->ohw; p++) dxs[r * c->ohw + p] += src[r * ncol + p];
         else
-            col2im_add_ld(&c->g, src, ncol, dxs);
+            fold_into(c, src, ncol, dxs, set);
+    }
+}
+
+/* dW^T (IC*K*K, OC) += cols (IC*K*K, ncol) stage^T for a group, split by
+ * rows of dW^T over the OpenMP threads, each a serial gemm on its rows
+ * (gemm inside a parallel region runs in the caller's slot). gemm's own
+ * split would go by OC's column panels, and every thread would pack all of
+ * cols, the large operand; by rows each packs its share. The bits do not
+ * depend on the split (each element is one sum over the group's columns).
+ * Level 3 64x64 exact step, 2 threads, min of 4 steps, 3 runs alternated in
+ * the same minute: 302-310 -> 252-291 ms. */
+static void dw_t_gemm(conv2d *c, const real *cols, int ncol)
+{
+    int oc = c->base.out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q;
+    if (parts < 2 || (double)ckk * oc * ncol < CONV_SMALL_MACS) {
+        gemm(0, 1, ckk, oc, ncol, 1, cols, ncol, c->stage, ncol, 1, c->dw_tr, oc);
+        return;
+    }
+    GC_OMP_FOR_TEAM(parts)
+    for (q = 0; q < parts; q++) {
+        /* row ranges on multiples of 8 (gemm's row panels) */
+        int r0 = ckk * q / parts / 8 * 8;
+        int r1 = q == parts - 1 ? ckk : ckk * (q + 1) / parts / 8 * 8;
+        if (r1 > r0)
+            gemm(0, 1, r1 - r0, oc, ncol, 1, cols + (size_t)r0 * ncol, ncol, c->stage, ncol, 1,
+                 c->dw_tr + (size_t)r0 * oc, oc);
     }
 }
 
 /* One adjoint sweep for the pair (xx, dd) = (x, dy) or (x_t, dy_t):
  *   dw  += dd cols(xx)^T      (if dw)
  *   db  += sum_p dd           (if db)
- *   dxx += col2im(W^T dd)     (if dxx)
+ *   dxx += col2im(W^T dd)     (if dxx; = instead of += if set, not direct)
  * group by group. */
 static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, real *db,
-                         real *dxx)
+                         real *dxx, int set)
 {
     layer *l = &c->base;
     const real *w = ps_value(l->ctx->ps, c->w_idx);
     int oc = l->out_c, ckk = (int)c->ckk, s0;
     if (!dw && !db && !dxx) return;
     if (c->nb == 1) {
-        adjoint_samples(c, w, xx, dd, dw, db, dxx);
+        adjoint_samples(c, w, xx, dd, dw, db, dxx, set);
         return;
     }
+    /* accumulate dW^T where dW would be: the same additions, element by element */
+    if (dw && c->dw_t) transpose_into(c->dw_tr, dw, (size_t)oc, c->ckk, 0);
     for (s0 = 0; s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw, o;
         stage_in(c, dd, s0, g);   /* the group's dd as (OC, ncol) */
@@ -351,13 +473,17 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
         }
         if (dw) {
             const real *cols = group_columns(c, xx, s0, g);
-            gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
+            if (c->dw_t)
+                dw_t_gemm(c, cols, ncol);
+            else
+                gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
         }
         if (dxx) {
             gemm(1, 0, ckk, ncol, oc, 1, w, ckk, c->stage, ncol, 0, c->col, ncol);
-            fold_group(c, s0, g, dxx);
+            fold_group(c, s0, g, dxx, set);
         }
     }
+    if (dw && c->dw_t) transpose_into(dw, c->dw_tr, c->ckk, (size_t)oc, 0);
 }
 
 static void conv2d_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
@@ -367,8 +493,9 @@ static void conv2d_tangent_backward(layer *l, const real *dy, const real *dy_t, 
     param_store *ps = l->ctx->ps;
     real *dw = l->ctx->grad_params ? ps_grad(ps, c->w_idx) : NULL;
     real *db = l->ctx->grad_params && c->has_bias ? ps_grad(ps, c->b_idx) : NULL;
-    if (dy) conv_adjoint(c, l->x, dy, dw, db, dx);
-    if (dy_t) conv_adjoint(c, l->x_t, dy_t, dw, NULL, dx_t);
+    GC_CHECK(!c->zero_dx || dy || !dx);   /* armed: dx must be written */
+    if (dy) conv_adjoint(c, l->x, dy, dw, db, dx, c->zero_dx);
+    if (dy_t) conv_adjoint(c, l->x_t, dy_t, dw, NULL, dx_t, 0);
 }
 
 static void conv2d_backward(layer *l, const real *dy, real *dx)
@@ -383,12 +510,28 @@ static void conv2d_destroy(layer *l)
     free(c->stage);
     free(c->ws);
     free(c->dw_part);
+    free(c->dw_tr);
     free(c);
 }
 
 static const layer_ops conv2d_ops = {"conv2d", conv2d_forward, conv2d_backward,
                                      conv2d_tangent, conv2d_tangent_backward,
                                      conv2d_destroy};
+
+void conv2d_fuse_relu(layer *l, int on)
+{
+    GC_CHECK(l->ops == &conv2d_ops);
+    ((conv2d *)l)->relu_out = on;
+}
+
+int conv2d_fuse_zero(layer *l, int on)
+{
+    conv2d *c = (conv2d *)l;
+    GC_CHECK(l->ops == &conv2d_ops);
+    if (c->direct) return 0;   /* its dx is a gemm's C with beta = 1: the caller zeroes */
+    c->zero_dx = on;
+    return 1;
+}
 
 /* Register name.suffix and fill it with U(-bound, bound) from ctx->rng
  * (PyTorch's default init for conv and linear layers, DESIGN.md section 4). */
@@ -437,6 +580,9 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     c->nb = c->ohw >= CONV_GROUP_COLS ? 1 : (int)((CONV_GROUP_COLS + c->ohw - 1) / c->ohw);
     if (c->nb > ctx->max_n) c->nb = ctx->max_n;
     while (c->nb > 1 && col_sz * (size_t)c->nb > CONV_COL_CAP) c->nb--;
+    if (2 * c->ohw >= CONV_GROUP_COLS &&
+        (double)out_c * (double)c->ckk * (double)c->ohw * c->nb < CONV_SMALL_MACS)
+        c->nb = 1;
     GC_CHECK((size_t)c->nb * c->ohw <= (size_t)INT_MAX);
 
     bound = 1.0 / sqrt((double)c->ckk);   /* fan_in = IC*K*K */
@@ -459,9 +605,12 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
                                    sizeof(real));
     if (c->slots > 1)
         c->ws = (real *)gc_calloc(gemm_workspace_len() * (size_t)c->slots, sizeof(real));
+    c->dw_t = conv_dw_transposed(c->ckk, out_c);
     if (c->nb == 1)
         c->dw_part = (real *)gc_calloc((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk,
                                        sizeof(real));
+    else if (c->dw_t)
+        c->dw_tr = (real *)gc_calloc((size_t)out_c * c->ckk, sizeof(real));
     if (c->nb > 1)
         c->stage = (real *)gc_calloc((size_t)out_c * c->ohw * (size_t)c->nb, sizeof(real));
     return &c->base;

@@ -33,5 +33,8 @@ void col2im_add(const conv_geom *g, const real *col, real *x);
 /* The same with col's row stride ld (>= OH*OW). */
 void im2col_ld(const conv_geom *g, const real *x, real *col, size_t ld);
 void col2im_add_ld(const conv_geom *g, const real *col, size_t ld, real *x);
+/* x = fold(col): the same bits as zeroing x, then col2im_add_ld, without
+ * reading x (the fused zeroing of nn/fuse.h). */
+void col2im_set_ld(const conv_geom *g, const real *col, size_t ld, real *x);
 
 #endif

@@ -17,10 +17,12 @@
  * of DESIGN.md section 4 uses them).
  */
 #include "nn/layers.h"
+#include "nn/fuse.h"
 #include "nn/parallel.h"
 
 #include <limits.h>
 #include <math.h>
+#include <string.h>
 
 typedef struct pool {
     layer base;
@@ -29,6 +31,8 @@ typedef struct pool {
     /* maxpool 2x2 stride 2 instead of route (a quarter of the memory): */
     int *win;          /* (OH*OW) first index of each window in the plane */
     uint8_t *code;     /* (max_n, C, OH, OW) argmax within the window: 0..3 = a, b, c, d */
+    int relu_mask;     /* maxpool: the next backward adds [x > 0] dy (nn/fuse.h) */
+    int zero_dx;       /* maxpool 2x2: the next backward writes all of dx (nn/fuse.h) */
 } pool;
 
 static pool *pool_new(const layer_ops *ops, nn_ctx *ctx, const char *name, int c, int h,
@@ -184,18 +188,123 @@ static void maxpool_tangent(layer *l, const real *x_t, real *y_t)
     }
 }
 
-/* dx[route] += dy over all outputs */
-static void maxpool_route_add(const pool *p, const real *dy, real *dx)
+/* The adjoint of MAXPOOL_CHUNK windows of the 2x2 pool: output j's
+ * v = dy[j] (times [x > 0] at its route if x0, x1 are given: the fused
+ * ReLU) goes to its window position code[j] of the input rows d0, d1.
+ * Accumulating: d = d + v at the route and d untouched elsewhere, as the
+ * scatter (a select, not "+ 0", which would turn a -0 into +0). With
+ * zero_dx: d = 0 + v at the route, 0 elsewhere, what the scatter into a
+ * zeroed buffer gives. The window values and codes are first spread to
+ * one per input column (vv, cc), then fixed-length loops of selects over
+ * the two rows, which compilers vectorise, instead of a scattered store
+ * per output. */
+static void maxpool_back_chunk(const real *dy, const uint8_t *code, const real *x0,
+                               const real *x1, real *d0, real *d1, int zero_dx)
+{
+    real vv[2 * MAXPOOL_CHUNK], v0[2 * MAXPOOL_CHUNK], v1[2 * MAXPOOL_CHUNK];
+    int cc[2 * MAXPOOL_CHUNK];
+    int j, n = 2 * MAXPOOL_CHUNK;
+    for (j = 0; j < MAXPOOL_CHUNK; j++) {
+        vv[2 * j] = vv[2 * j + 1] = dy[j];
+        cc[2 * j] = cc[2 * j + 1] = code[j];
+    }
+    /* row 0 holds positions 0, 1 (a, b), row 1 positions 2, 3 (c, d) */
+    for (j = 0; j < n; j++) {
+        v0[j] = cc[j] == (j & 1) ? vv[j] : 0;
+        v1[j] = cc[j] == 2 + (j & 1) ? vv[j] : 0;
+    }
+    if (x0)
+        for (j = 0; j < n; j++) {
+            v0[j] = x0[j] > 0 ? v0[j] : 0;
+            v1[j] = x1[j] > 0 ? v1[j] : 0;
+        }
+    if (zero_dx) {
+        for (j = 0; j < n; j++) {
+            d0[j] = cc[j] == (j & 1) ? (real)0 + v0[j] : 0;
+            d1[j] = cc[j] == 2 + (j & 1) ? (real)0 + v1[j] : 0;
+        }
+    } else {
+        for (j = 0; j < n; j++) {
+            d0[j] = cc[j] == (j & 1) ? d0[j] + v0[j] : d0[j];
+            d1[j] = cc[j] == 2 + (j & 1) ? d1[j] + v1[j] : d1[j];
+        }
+    }
+}
+
+/* The same for the last len < MAXPOOL_CHUNK windows of a row, one window
+ * at a time: an add at the route, w being the row stride (d1 = d0 + w),
+ * the route's offset computed without a branch (random codes would
+ * mispredict one); with zero_dx the two row segments are zeroed first.
+ * Rows shorter than a chunk (Level 1 28x28: 14 and 7 windows) go only
+ * through here: padding them to a chunk in local copies made Level 1
+ * 28x28's exact step 1.5x slower. */
+static void maxpool_back_tail(const real *dy, const uint8_t *code, const real *x0, real *d0,
+                              size_t w, int len, int zero_dx)
+{
+    int j;
+    if (zero_dx)
+        for (j = 0; j < 2 * len; j++) d0[j] = d0[w + (size_t)j] = 0;
+    for (j = 0; j < len; j++) {
+        int c = code[j];
+        size_t k = (size_t)(2 * j + (c & 1)) + (size_t)(c >> 1) * w;
+        d0[k] += x0 ? (x0[k] > 0 ? dy[j] : (real)0) : dy[j];
+    }
+}
+
+/* One plane of the 2x2 pool's adjoint (maxpool_back_chunk row by row);
+ * with zero_dx also the last row / column no window covers (odd H or W)
+ * is set to 0. */
+static void maxpool_plane_2x2_back(const pool *p, const real *dyp, const uint8_t *cp,
+                                   const real *xp, real *dxp, int zero_dx)
+{
+    const layer *l = &p->base;
+    int w = l->in_w, ow = l->out_w, oi, oj;
+    for (oi = 0; oi < l->out_h; oi++) {
+        size_t r = (size_t)(2 * oi) * w;
+        real *d0 = dxp + r, *d1 = d0 + w;
+        const real *x0 = xp ? xp + r : NULL, *x1 = xp ? xp + r + w : NULL;
+        for (oj = 0; oj + MAXPOOL_CHUNK <= ow; oj += MAXPOOL_CHUNK)
+            maxpool_back_chunk(dyp + (size_t)oi * ow + oj, cp + (size_t)oi * ow + oj,
+                               x0 ? x0 + 2 * oj : NULL, x1 ? x1 + 2 * oj : NULL, d0 + 2 * oj,
+                               d1 + 2 * oj, zero_dx);
+        if (oj < ow)
+            maxpool_back_tail(dyp + (size_t)oi * ow + oj, cp + (size_t)oi * ow + oj,
+                              x0 ? x0 + 2 * oj : NULL, d0 + 2 * oj, (size_t)w, ow - oj,
+                              zero_dx);
+        if (zero_dx && w > 2 * ow) d0[w - 1] = d1[w - 1] = 0;
+    }
+    if (zero_dx && l->in_h > 2 * l->out_h) {
+        int j;
+        for (j = 0; j < w; j++) dxp[(size_t)(l->in_h - 1) * w + j] = 0;
+    }
+}
+
+/* dx[route] += dy over all outputs; with mask (x = the input of the
+ * forward), dx[route] += [x[route] > 0] dy: the ReLU before the pool,
+ * fused (nn/fuse.h). zero_dx (2x2 only): dx is overwritten, as if zeroed
+ * first. */
+static void maxpool_route_add(const pool *p, const real *dy, real *dx, const real *mask,
+                              int zero_dx)
 {
     const layer *l = &p->base;
     size_t planes = (size_t)l->n * l->in_c;
     size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
     long q, nq = (long)planes;
-    GC_OMP_FOR(planes * out_hw)
+    GC_CHECK(!zero_dx || p->code);
+    GC_OMP_FOR(planes * in_hw)
     for (q = 0; q < nq; q++) {   /* planes are independent; in order within one */
         size_t pl = (size_t)q, o;
-        for (o = 0; o < out_hw; o++)
-            dx[pl * in_hw + maxpool_src(p, pl, o)] += dy[pl * out_hw + o];
+        if (p->code)
+            maxpool_plane_2x2_back(p, dy + pl * out_hw, p->code + pl * out_hw,
+                                   mask ? mask + pl * in_hw : NULL, dx + pl * in_hw, zero_dx);
+        else if (mask)
+            for (o = 0; o < out_hw; o++) {
+                size_t k = pl * in_hw + maxpool_src(p, pl, o);
+                dx[k] += mask[k] > 0 ? dy[pl * out_hw + o] : (real)0;
+            }
+        else
+            for (o = 0; o < out_hw; o++)
+                dx[pl * in_hw + maxpool_src(p, pl, o)] += dy[pl * out_hw + o];
     }
 }
 
@@ -203,18 +312,36 @@ static void maxpool_tangent_backward(layer *l, const real *dy, const real *dy_t,
                                      real *dx_t)
 {
     pool *p = (pool *)l;
-    if (dx && dy) maxpool_route_add(p, dy, dx);
-    if (dx_t && dy_t) maxpool_route_add(p, dy_t, dx_t);
+    if (dx && dy) maxpool_route_add(p, dy, dx, NULL, 0);
+    if (dx_t && dy_t) maxpool_route_add(p, dy_t, dx_t, NULL, 0);
 }
 
 static void maxpool_backward(layer *l, const real *dy, real *dx)
 {
-    maxpool_tangent_backward(l, dy, NULL, dx, NULL);
+    pool *p = (pool *)l;
+    if (!dx) return;
+    if (dy) maxpool_route_add(p, dy, dx, p->relu_mask ? l->x : NULL, p->zero_dx);
+    else if (p->zero_dx) memset(dx, 0, (size_t)l->n * layer_in_size(l) * sizeof(real));
 }
 
 static const layer_ops maxpool_ops = {"maxpool2d", maxpool_forward, maxpool_backward,
                                       maxpool_tangent, maxpool_tangent_backward,
                                       pool_destroy};
+
+void maxpool2d_fuse_relu_mask(layer *l, int on)
+{
+    GC_CHECK(l->ops == &maxpool_ops);
+    ((pool *)l)->relu_mask = on;
+}
+
+int maxpool2d_fuse_zero(layer *l, int on)
+{
+    pool *p = (pool *)l;
+    GC_CHECK(l->ops == &maxpool_ops);
+    if (!p->code) return 0;   /* not 2x2 stride 2: the caller zeroes */
+    p->zero_dx = on;
+    return 1;
+}
 
 layer *maxpool2d_create(nn_ctx *ctx, const char *name, int c, int h, int w, int k, int stride)
 {

@@ -6,7 +6,8 @@
  *   when the batch is smaller than the block count),
  * - the group path (small maps: several samples' columns side by side),
  *   including a last group of one sample, for 3x3 and direct 1x1 convs,
- *   and with many input channels on both paths.
+ *   and with many input channels on both paths; and with more output
+ *   channels than taps (IC*K*K < OC: dW computed in the other orientation).
  * Forward (with and without bias), dx, dW, db, and the tangent pair
  * (dW += dy_t col(x_t)^T, dx_t) must equal the reference to rounding; the
  * per-sample path also gets the full derivative check (tests/layercheck.h).
@@ -171,6 +172,11 @@ static void test_per_sample_direct_1x1(void)
     compare(make_geo(3, 32, 32, 2, 1, 1, 0), 2, 4, 1);
 }
 static void test_per_sample_stride2(void) { compare(make_geo(1, 64, 65, 2, 3, 2, 1), 2, 2, 0); }
+/* 28x28 would make groups of two, but the product is small: per sample */
+static void test_per_sample_small_product(void)
+{
+    compare(make_geo(1, 28, 28, 4, 3, 1, 1), 5, 5, 1);
+}
 
 /* small maps: samples grouped side by side */
 static void test_group_3x3(void) { compare(make_geo(3, 6, 6, 4, 3, 1, 1), 5, 5, 1); }
@@ -191,6 +197,15 @@ static void test_many_channels(void)
     compare(make_geo(8, 32, 32, 2, 3, 1, 1), 2, 2, 1);    /* per-sample */
     compare(make_geo(9, 6, 6, 3, 3, 1, 1), 29, 29, 1);    /* one group of 29 */
     compare(make_geo(70, 4, 4, 2, 1, 1, 0), 64, 64, 0);   /* direct 1x1, one group of 64 */
+}
+
+/* dW is computed as dW^T = cols dy^T when IC*K*K > OC (every case above)
+ * and as dy cols^T otherwise: the latter on both paths */
+static void test_more_outputs_than_taps(void)
+{
+    compare(make_geo(1, 32, 32, 12, 3, 1, 1), 3, 3, 1);   /* per-sample, 9 < 12 */
+    compare(make_geo(2, 32, 32, 5, 1, 1, 0), 3, 3, 1);    /* per-sample direct, 2 < 5 */
+    compare(make_geo(1, 6, 6, 10, 3, 1, 1), 7, 7, 1);     /* group, 9 < 10 */
 }
 
 /* the per-sample path through the full derivative checker */
@@ -221,6 +236,8 @@ int main(int argc, char **argv)
         TEST_CASE(test_group_last_single),
         TEST_CASE(test_group_partial_batch),
         TEST_CASE(test_many_channels),
+        TEST_CASE(test_more_outputs_than_taps),
+        TEST_CASE(test_per_sample_small_product),
         TEST_CASE(test_per_sample_layercheck),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));

@@ -7,7 +7,10 @@
  *   pad larger than needed), with a row stride ld > OH*OW leaving the gap
  *   untouched;
  * - col2im_add(_ld) is the adjoint of im2col: <im2col(x), v> = <x, col2im(v)>
- *   in double to rounding, and it accumulates (adds to what x held).
+ *   in double to rounding, and it accumulates (adds to what x held);
+ * - col2im_add_ld adds each input element's taps in ascending tap order, bit
+ *   for bit as a per-element reference (the 3x3 "same" row loop and the
+ *   general loop alike).
  */
 #include "nn/im2col.h"
 #include "nn/rng.h"
@@ -138,6 +141,56 @@ static void test_col2im_is_adjoint(void)
     CHECK(adjoint_gap(2, 5, 4, 2, 2, 0, 1) < tol);
 }
 
+/* col2im_add_ld equals, bit for bit, the fold written per input element:
+ * x[c, ii, jj] += v[(c, ki, kj)][(oi, oj)] over the taps (ki, kj) in
+ * ascending order, (oi, oj) the output whose tap reads (ii, jj) (at most one
+ * per tap). Both the general loop and the 3x3 "same" row loop promise this
+ * order. Returns the number of elements that differ. */
+static int fold_mismatches(int c, int h, int w, int k, int stride, int pad, int extra)
+{
+    conv_geom g = geom(c, h, w, k, stride, pad);
+    size_t rows = (size_t)c * k * k, ohw = (size_t)g.oh * g.ow, ld = ohw + (size_t)extra;
+    size_t nx = (size_t)c * h * w, i;
+    real *u = (real *)malloc(nx * sizeof(real)), *ref = (real *)malloc(nx * sizeof(real));
+    real *v = (real *)malloc(rows * ld * sizeof(real));
+    int bad = 0, ch, ii, jj, ki, kj;
+    rng gen;
+    rng_seed(&gen, 9);
+    for (i = 0; i < rows * ld; i++) v[i] = (real)rng_uniform_range(&gen, -1, 1);
+    for (i = 0; i < nx; i++) u[i] = ref[i] = (real)rng_uniform_range(&gen, -1, 1);
+    col2im_add_ld(&g, v, ld, u);
+    for (ch = 0; ch < c; ch++)
+        for (ii = 0; ii < h; ii++)
+            for (jj = 0; jj < w; jj++) {
+                real *e = ref + ((size_t)ch * h + ii) * w + jj;
+                for (ki = 0; ki < k; ki++)
+                    for (kj = 0; kj < k; kj++) {
+                        int di = ii + pad - ki, dj = jj + pad - kj;   /* oi*stride, oj*stride */
+                        if (di < 0 || dj < 0 || di % stride || dj % stride) continue;
+                        if (di / stride >= g.oh || dj / stride >= g.ow) continue;
+                        *e += v[(((size_t)ch * k + ki) * k + kj) * ld +
+                                (size_t)(di / stride) * g.ow + (size_t)(dj / stride)];
+                    }
+            }
+    for (i = 0; i < nx; i++) bad += u[i] != ref[i];
+    free(u);
+    free(ref);
+    free(v);
+    return bad;
+}
+
+static void test_col2im_tap_order(void)
+{
+    CHECK(fold_mismatches(3, 9, 7, 3, 1, 1, 0) == 0);    /* 3x3 same: row loop */
+    CHECK(fold_mismatches(2, 14, 14, 3, 1, 1, 5) == 0);  /* with a gap in ld */
+    CHECK(fold_mismatches(2, 1, 6, 3, 1, 1, 0) == 0);    /* one row */
+    CHECK(fold_mismatches(2, 5, 1, 3, 1, 1, 3) == 0);    /* one column */
+    CHECK(fold_mismatches(1, 2, 2, 3, 1, 1, 0) == 0);
+    CHECK(fold_mismatches(2, 7, 6, 3, 2, 1, 1) == 0);    /* general loop: stride 2 */
+    CHECK(fold_mismatches(1, 6, 5, 5, 1, 2, 0) == 0);    /* 5x5 same */
+    CHECK(fold_mismatches(2, 5, 4, 2, 2, 0, 0) == 0);
+}
+
 /* col2im_add (no ld) equals col2im_add_ld with ld = OH*OW, and accumulates. */
 static void test_col2im_accumulates(void)
 {
@@ -162,6 +215,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_other_geometries),
         TEST_CASE(test_col2im_is_adjoint),
         TEST_CASE(test_col2im_accumulates),
+        TEST_CASE(test_col2im_tap_order),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));
 }

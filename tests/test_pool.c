@@ -3,7 +3,9 @@
  * the four functions against finite differences (tests/layercheck.h) with odd
  * sizes (floor mode), overlapping windows, and hand-computed outputs and
  * routes (first max on ties, NaN propagation, 5x5 -> 2x2 floors away the
- * last row and column). Set GC_TEST_VERBOSE=1 to print every checker error.
+ * last row and column), and the 2x2 adjoint on rows wide enough for its
+ * chunked loop against a scatter written in the test, bit for bit. Set
+ * GC_TEST_VERBOSE=1 to print every checker error.
  *
  * Kinks: max-pool changes route only where two entries of a window tie. The
  * checker's inputs are continuous U(-1, 1) values, so a tie within the step
@@ -116,6 +118,46 @@ static void test_maxpool_routes(void)
         CHECK_MSG(dx[i] == want && dx_t[i] == want, "dx[%d] = %g, dx_t = %g, want %g", i,
                   (double)dx[i], (double)dx_t[i], (double)want);
     }
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+/* 2x2 backward on rows wide enough for the chunked path (35 windows: two
+ * chunks of 16 and 3 more; odd width and height) equals, bit for bit, a
+ * scatter written here: dx = base, dx[route] += dy, the route being the
+ * first maximum of the window in row-major order. Both dy and dy_t. */
+static void test_maxpool_wide_rows_backward(void)
+{
+    enum { C = 2, H = 7, W = 71, OH = 3, OW = 35, NX = C * H * W, NY = C * OH * OW };
+    real x[NX], y[NY], dy[NY], dx[NX], dx_t[NX], ref[NX], base[NX];
+    lc_env e;
+    layer *l;
+    int c, oi, oj, i, bad = 0;
+    lc_env_init(&e, 1, 1, 6);
+    l = maxpool2d_create(&e.ctx, "p", C, H, W, 2, 2);
+    lc_fill(&e.r, x, NX, 1.0, 0.0);
+    lc_fill(&e.r, dy, NY, 1.0, 0.0);
+    lc_fill(&e.r, base, NX, 1.0, 0.0);
+    layer_forward(l, x, y, 1);
+    memcpy(ref, base, sizeof ref);
+    for (c = 0; c < C; c++)
+        for (oi = 0; oi < OH; oi++)
+            for (oj = 0; oj < OW; oj++) {
+                int k0 = (c * H + 2 * oi) * W + 2 * oj, cand[4], best = k0, q;
+                cand[0] = k0;
+                cand[1] = k0 + 1;
+                cand[2] = k0 + W;
+                cand[3] = k0 + W + 1;
+                for (q = 1; q < 4; q++)
+                    if (x[cand[q]] > x[best]) best = cand[q];
+                ref[best] += dy[(c * OH + oi) * OW + oj];
+            }
+    memcpy(dx, base, sizeof dx);
+    memcpy(dx_t, base, sizeof dx_t);
+    layer_tangent(l, x, y);   /* tangent_backward needs a tangent pass first */
+    layer_tangent_backward(l, dy, dy, dx, dx_t);
+    for (i = 0; i < NX; i++) bad += dx[i] != ref[i] || dx_t[i] != ref[i];
+    CHECK_MSG(bad == 0, "%d of %d values differ from the scatter", bad, NX);
     layer_destroy(l);
     lc_env_free(&e);
 }
@@ -241,6 +283,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_fd_flatten),
         TEST_CASE(test_maxpool_routes),
         TEST_CASE(test_maxpool_shared_route_accumulates),
+        TEST_CASE(test_maxpool_wide_rows_backward),
         TEST_CASE(test_maxpool_nan_and_inf),
         TEST_CASE(test_avgpool_values),
         TEST_CASE(test_gap_values),

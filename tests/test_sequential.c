@@ -10,6 +10,8 @@
  * - linearity in the adjoints: tangent_backward(dy, dy_t) equals
  *   tangent_backward(dy, NULL) + tangent_backward(NULL, dy_t) (the NULL-dy
  *   sweep must still pass internal adjoints down).
+ * - the fused ReLUs (nn/fuse.h) give the same bits as the children run
+ *   one by one (outputs, tangents, dx and parameter gradients).
  * - has_batchnorm is the OR of the children; in/out shapes; views
  *   (owns_children = 0) leave their children alive.
  * - zero children and mismatched shapes stop with GC_CHECK (death tests).
@@ -196,6 +198,109 @@ static void test_single_child_transparent(void)
     lc_env_free(&e);
 }
 
+/* The fused ReLUs of nn/fuse.h (conv -> ReLU, BN -> ReLU in the forward;
+ * ReLU <- maxpool in the backward, the 2x2 pool writing its whole adjoint
+ * buffer unzeroed, with odd sizes too; a ReLU as the last child) give the
+ * same bits as the children run one by one, each into its own buffer. */
+static void check_fused_relu_bits(int h, int train)
+{
+    enum { N = 3, K = 9 };
+    lc_env e;
+    layer *ch[K], *s;
+    real *a[K], *da[K], *at[K], *x, *x_t, *dx1, *dx2, *y2, *yt2, *dy, *g1;
+    size_t sz[K], ng, i, nx = (size_t)N * 2 * h * h;
+    int k, bad = 0, h2 = h / 2, h4 = h / 4;
+    lc_env_init(&e, N, train, 17);
+    ch[0] = conv2d_create(&e.ctx, "f.0", 2, h, h, 3, 3, 1, 1, 1);
+    ch[1] = relu_create(&e.ctx, "f.1", 3, h, h);
+    ch[2] = maxpool2d_create(&e.ctx, "f.2", 3, h, h, 2, 2);
+    ch[3] = conv2d_create(&e.ctx, "f.3", 3, h2, h2, 4, 3, 1, 1, 1);
+    ch[4] = batchnorm2d_create(&e.ctx, "f.4", 4, h2, h2);
+    ch[5] = relu_create(&e.ctx, "f.5", 4, h2, h2);
+    ch[6] = maxpool2d_create(&e.ctx, "f.6", 4, h2, h2, 2, 2);
+    ch[7] = conv2d_create(&e.ctx, "f.7", 4, h4, h4, 3, 3, 1, 1, 1);
+    ch[8] = relu_create(&e.ctx, "f.8", 3, h4, h4);
+    if (!train) lc_set_running_stats(&e.ps, 23);
+    x = (real *)calloc(nx, sizeof(real));
+    x_t = (real *)calloc(nx, sizeof(real));
+    dx1 = (real *)calloc(nx, sizeof(real));
+    dx2 = (real *)calloc(nx, sizeof(real));
+    s = sequential_create(&e.ctx, "f", ch, K, 0);
+    for (k = 0; k < K; k++) {
+        sz[k] = (size_t)N * layer_out_size(ch[k]);
+        a[k] = (real *)calloc(sz[k], sizeof(real));
+        at[k] = (real *)calloc(sz[k], sizeof(real));
+        da[k] = (real *)calloc(sz[k], sizeof(real));
+    }
+    y2 = (real *)calloc(sz[K - 1], sizeof(real));
+    yt2 = (real *)calloc(sz[K - 1], sizeof(real));
+    dy = (real *)calloc(sz[K - 1], sizeof(real));
+    ng = e.ps.nvalue;
+    g1 = (real *)calloc(ng, sizeof(real));
+    lc_fill(&e.r, x, nx, 1.0, 0.0);
+    lc_fill(&e.r, x_t, nx, 1.0, 0.0);
+    lc_fill(&e.r, dy, sz[K - 1], 1.0, 0.0);
+    /* one by one: no ReLU in place, no fusion */
+    ps_zero_grad(&e.ps);
+    for (k = 0; k < K; k++) layer_forward(ch[k], k ? a[k - 1] : x, a[k], N);
+    for (k = 0; k < K; k++) layer_tangent(ch[k], k ? at[k - 1] : x_t, at[k]);
+    memset(dx1, 0, nx * sizeof(real));
+    memcpy(da[K - 1], dy, sz[K - 1] * sizeof(real));
+    for (k = K - 1; k >= 0; k--) {
+        if (k) memset(da[k - 1], 0, sz[k - 1] * sizeof(real));
+        layer_backward(ch[k], da[k], k ? da[k - 1] : dx1);
+    }
+    memcpy(g1, e.ps.grad, ng * sizeof(real));
+    /* the container, fused; a first backward with another dy leaves values
+     * in its adjoint buffers, which a missed zeroing would add in */
+    layer_forward(s, x, y2, N);
+    layer_tangent(s, x_t, yt2);
+    lc_fill(&e.r, dx2, nx, 1.0, 0.0);
+    for (i = 0; i < sz[K - 1]; i++) yt2[i] = dy[i] + 1;
+    layer_backward(s, yt2, dx2);
+    layer_tangent(s, x_t, yt2);
+    ps_zero_grad(&e.ps);
+    memset(dx2, 0, nx * sizeof(real));
+    layer_backward(s, dy, dx2);
+    for (i = 0; i < sz[K - 1]; i++) bad += a[K - 1][i] != y2[i] || at[K - 1][i] != yt2[i];
+    for (i = 0; i < nx; i++) bad += dx1[i] != dx2[i];
+    for (i = 0; i < ng; i++) bad += g1[i] != e.ps.grad[i];
+    CHECK_MSG(bad == 0, "%dx%d: %d values differ from the unfused children", h, h, bad);
+    /* the rectified outputs were really exercised: some zeros, some positives */
+    {
+        int zeros = 0, pos = 0;
+        for (i = 0; i < sz[K - 1]; i++) {
+            zeros += y2[i] == 0;
+            pos += y2[i] > 0;
+        }
+        CHECK(zeros > 0 && pos > 0);
+    }
+    layer_destroy(s);
+    for (k = 0; k < K; k++) {
+        layer_destroy(ch[k]);
+        free(a[k]);
+        free(at[k]);
+        free(da[k]);
+    }
+    free(y2);
+    free(yt2);
+    free(dy);
+    free(g1);
+    free(x);
+    free(x_t);
+    free(dx1);
+    free(dx2);
+    lc_env_free(&e);
+}
+
+static void test_fused_relu_bits(void)
+{
+    check_fused_relu_bits(8, 1);    /* even sizes: 8 -> 4 -> 2 */
+    check_fused_relu_bits(8, 0);    /* eval mode (BatchNorm's affine adjoint) */
+    check_fused_relu_bits(11, 1);   /* odd: 11 -> 5 -> 2, rows / columns no window covers */
+    check_fused_relu_bits(38, 1);   /* 19 windows a row: a full chunk of the 2x2 adjoint */
+}
+
 /* tangent_backward is linear in (dy, dy_t): the NULL-dy sweep must still
  * carry the second-order terms of later children back through the chain. */
 static void test_adjoint_linearity(void)
@@ -340,6 +445,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_layercheck_eval),
         TEST_CASE(test_single_child_transparent),
         TEST_CASE(test_adjoint_linearity),
+        TEST_CASE(test_fused_relu_bits),
         TEST_CASE(test_has_batchnorm_or),
         TEST_CASE(test_bad_construction_aborts),
         TEST_CASE(test_flat_input_accepted),
