@@ -183,7 +183,7 @@ crosscheck:
 
 # Images per second and peak memory of the five workloads of the PyTorch
 # baseline (../shared/bench), docs/BENCHMARKS.md. BENCH_ARGS=--quick, or
-# --case L2:64; the tuned build: make bench OMP=1 OPT="-O2 -march=native".
+# --case L2:64; the tuned build: make bench OMP=1 OPT="-O3 -march=native".
 BENCH_ARGS ?=
 bench: $(BUILD)/tests/bench
 	$(BUILD)/tests/bench $(BENCH_ARGS)
