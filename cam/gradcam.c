@@ -13,40 +13,22 @@
  * Checked by tests/test_gradcam.c against finite differences.
  */
 #include "cam/gradcam.h"
+#include "nn/lanes.h"
 #include "nn/parallel.h"
 
 #include <string.h>
 
-/* Sums over a map run in CAM_LANES interleaved double partial sums (lane j
- * takes the positions i = j mod CAM_LANES), folded in a fixed order:
- * independent additions the compiler vectorises, instead of one chain of
- * dependent ones; the same bits on every run and for any thread count (the
- * parallel loops below give each thread whole rows or samples). */
-#define CAM_LANES 8
-
-static double lanes_total(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-/* sum_i g[i] */
-static double map_sum(const real *g, int z)
-{
-    double acc[CAM_LANES] = {0};
-    int i = 0, j;
-    for (; i + CAM_LANES <= z; i += CAM_LANES)
-        for (j = 0; j < CAM_LANES; j++) acc[j] += g[i + j];
-    for (j = 0; i + j < z; j++) acc[j] += g[i + j];
-    return lanes_total(acc);
-}
+/* Sums over a map run in the interleaved partial sums of nn/lanes.h; the
+ * parallel loops below give each thread whole rows or samples, so the bits
+ * do not depend on the thread count. */
 
 /* sum_i a[i] b[i] (products in double) */
 static double map_dot(const real *a, const real *b, int z)
 {
-    double acc[CAM_LANES] = {0};
+    double acc[LANES] = {0};
     int i = 0, j;
-    for (; i + CAM_LANES <= z; i += CAM_LANES)
-        for (j = 0; j < CAM_LANES; j++) acc[j] += (double)a[i + j] * b[i + j];
+    for (; i + LANES <= z; i += LANES)
+        for (j = 0; j < LANES; j++) acc[j] += (double)a[i + j] * b[i + j];
     for (j = 0; i + j < z; j++) acc[j] += (double)a[i + j] * b[i + j];
     return lanes_total(acc);
 }
@@ -61,7 +43,7 @@ void gradcam_alpha(const real *G, const int *rows, int ns, int k, int z, real *a
     for (jc = 0; jc < count; jc++) {
         int j = (int)(jc / k), c = (int)(jc % k);
         const real *g = G + (sample_of(rows, j) * k + c) * z;
-        alpha[jc] = (real)(map_sum(g, z) / z);
+        alpha[jc] = (real)(lanes_sum(g, (size_t)z) / z);
     }
 }
 

@@ -27,6 +27,7 @@
  */
 #include "nn/layers.h"
 #include "nn/fuse.h"
+#include "nn/lanes.h"
 #include "nn/parallel.h"
 
 #include <math.h>
@@ -54,42 +55,28 @@ static size_t bn_index(const batchnorm *b, int n, int c, size_t i)
     return ((size_t)n * (size_t)b->c + (size_t)c) * b->hw + i;
 }
 
-/* Sums over a channel run in BN_LANES interleaved partial sums (lane j
- * takes the positions i = j mod BN_LANES of each plane), folded in a fixed
- * order by lanes_total: independent additions that the compiler can
- * vectorise, instead of one long chain of dependent double additions, with
- * the same result on every run and thread count. */
-#define BN_LANES 8
+/* Sums over a channel run in the LANES interleaved partial sums of
+ * nn/lanes.h (lane j takes the positions i = j mod LANES of each plane). */
 
-static double lanes_total(const double *acc)
-{
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-/* sum of x over channel c and sum of (x - mu)^2 (if sq), in double */
+/* sum of x over channel c, in double */
 static double chan_sum(const batchnorm *b, const real *x, int n, int c)
 {
-    double acc[BN_LANES] = {0};
-    size_t i;
-    int s, j;
-    for (s = 0; s < n; s++) {
-        const real *p = x + bn_index(b, s, c, 0);
-        for (i = 0; i + BN_LANES <= b->hw; i += BN_LANES)
-            for (j = 0; j < BN_LANES; j++) acc[j] += p[i + j];
-        for (j = 0; i + (size_t)j < b->hw; j++) acc[j] += p[i + j];
-    }
+    double acc[LANES] = {0};
+    int s;
+    for (s = 0; s < n; s++) lanes_add(acc, x + bn_index(b, s, c, 0), b->hw);
     return lanes_total(acc);
 }
 
+/* sum of (x - mu)^2 over channel c, in double */
 static double chan_sqdev(const batchnorm *b, const real *x, int n, int c, double mu)
 {
-    double acc[BN_LANES] = {0};
+    double acc[LANES] = {0};
     size_t i;
     int s, j;
     for (s = 0; s < n; s++) {
         const real *p = x + bn_index(b, s, c, 0);
-        for (i = 0; i + BN_LANES <= b->hw; i += BN_LANES)
-            for (j = 0; j < BN_LANES; j++) {
+        for (i = 0; i + LANES <= b->hw; i += LANES)
+            for (j = 0; j < LANES; j++) {
                 double d = p[i + j] - mu;
                 acc[j] += d * d;
             }
@@ -154,20 +141,20 @@ static real bn_xhat(const batchnorm *b, const real *x, int c, size_t k)
 }
 
 /* Means over channel c of a, a*xhat, a*v (v may be NULL: that mean is 0),
- * each in BN_LANES partial sums (see chan_sum). */
+ * each in LANES partial sums (see chan_sum). */
 static void bn_means(const batchnorm *b, int c, const real *a, const real *v, double *m_a,
                      double *m_axh, double *m_av)
 {
     const real *x = b->base.x;
-    double sa[BN_LANES] = {0}, saxh[BN_LANES] = {0}, sav[BN_LANES] = {0};
+    double sa[LANES] = {0}, saxh[LANES] = {0}, sav[LANES] = {0};
     size_t m = (size_t)b->base.n * b->hw, i;
     real mu = b->mean[c], is = b->invstd[c];
     int s, j;
     for (s = 0; s < b->base.n; s++) {
         size_t k0 = bn_index(b, s, c, 0);
         const real *as = a + k0, *xs = x + k0, *vs = v ? v + k0 : NULL;
-        for (i = 0; i + BN_LANES <= b->hw; i += BN_LANES)
-            for (j = 0; j < BN_LANES; j++) {
+        for (i = 0; i + LANES <= b->hw; i += LANES)
+            for (j = 0; j < LANES; j++) {
                 sa[j] += as[i + j];
                 saxh[j] += as[i + j] * ((xs[i + j] - mu) * is);
             }
@@ -176,8 +163,8 @@ static void bn_means(const batchnorm *b, int c, const real *a, const real *v, do
             saxh[j] += as[i + j] * ((xs[i + j] - mu) * is);
         }
         if (vs) {
-            for (i = 0; i + BN_LANES <= b->hw; i += BN_LANES)
-                for (j = 0; j < BN_LANES; j++) sav[j] += as[i + j] * vs[i + j];
+            for (i = 0; i + LANES <= b->hw; i += LANES)
+                for (j = 0; j < LANES; j++) sav[j] += as[i + j] * vs[i + j];
             for (j = 0; i + (size_t)j < b->hw; j++) sav[j] += as[i + j] * vs[i + j];
         }
     }

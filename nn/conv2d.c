@@ -67,6 +67,7 @@
 #include "nn/fuse.h"
 #include "nn/gemm.h"
 #include "nn/im2col.h"
+#include "nn/lanes.h"
 #include "nn/parallel.h"
 
 #include <limits.h>
@@ -224,22 +225,6 @@ static void stage_in(conv2d *c, const real *dd, int s0, int g)
     }
 }
 
-/* sum of d[0 .. len-1] in SUM_LANES interleaved double partial sums, folded
- * in a fixed order (independent additions the compiler can vectorise). */
-#define SUM_LANES 8
-
-static real row_sum(const real *d, size_t len)
-{
-    double acc[SUM_LANES] = {0};
-    size_t i;
-    int j;
-    for (i = 0; i + SUM_LANES <= len; i += SUM_LANES)
-        for (j = 0; j < SUM_LANES; j++) acc[j] += d[i + j];
-    for (j = 0; i + (size_t)j < len; j++) acc[j] += d[i + j];
-    return (real)(((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                  ((acc[4] + acc[5]) + (acc[6] + acc[7])));
-}
-
 /*
  * Per-sample path (nb == 1: maps of CONV_GROUP_COLS pixels or more, and
  * the small products above). Built
@@ -318,7 +303,7 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
         GC_OMP_FOR((size_t)n * out_sz)
         for (o = 0; o < oc; o++)
             for (sm = 0; sm < n; sm++)
-                db[o] += row_sum(dd + (size_t)sm * out_sz + (size_t)o * c->ohw, c->ohw);
+                db[o] += (real)lanes_sum(dd + (size_t)sm * out_sz + (size_t)o * c->ohw, c->ohw);
     }
     if (dw) {
         size_t q;
@@ -469,7 +454,7 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
         if (db) {
             GC_OMP_FOR((size_t)oc * ncol)
             for (o = 0; o < oc; o++)
-                db[o] += row_sum(c->stage + (size_t)o * ncol, (size_t)ncol);
+                db[o] += (real)lanes_sum(c->stage + (size_t)o * ncol, (size_t)ncol);
         }
         if (dw) {
             const real *cols = group_columns(c, xx, s0, g);
