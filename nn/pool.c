@@ -297,14 +297,11 @@ static void maxpool_route_add(const pool *p, const real *dy, real *dx, const rea
         if (p->code)
             maxpool_plane_2x2_back(p, dy + pl * out_hw, p->code + pl * out_hw,
                                    mask ? mask + pl * in_hw : NULL, dx + pl * in_hw, zero_dx);
-        else if (mask)
+        else
             for (o = 0; o < out_hw; o++) {
                 size_t k = pl * in_hw + maxpool_src(p, pl, o);
-                dx[k] += mask[k] > 0 ? dy[pl * out_hw + o] : (real)0;
+                dx[k] += !mask || mask[k] > 0 ? dy[pl * out_hw + o] : (real)0;
             }
-        else
-            for (o = 0; o < out_hw; o++)
-                dx[pl * in_hw + maxpool_src(p, pl, o)] += dy[pl * out_hw + o];
     }
 }
 
