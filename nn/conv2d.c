@@ -92,18 +92,45 @@ typedef struct conv2d {
     int direct;          /* 1x1, stride 1, pad 0: the columns are x itself */
     size_t ckk, ohw;     /* IC*K*K, OH*OW */
     int nb;              /* samples per group */
-    real *col;           /* (IC*K*K, max(nb, slots) * OH*OW): a group's columns, or one
-                            sample's per slot; NULL if direct and nb == 1 */
-    real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; NULL if nb == 1 */
     int slots;           /* nb == 1: threads that run samples side by side (1 without OpenMP) */
-    real *ws;            /* (slots, gemm_workspace_len()) their gemm workspaces, if slots > 1 */
     int dw_t;            /* dW is computed transposed, as dW^T = cols dy^T (see below) */
+    /* Scratch of one call, in the context's shared scratch (nn/layer.h), laid
+     * out one after the other; set by bind_scratch at the start of each call,
+     * NULL where the length is 0: */
+    size_t col_len, stage_len, ws_len, part_len, tr_len;   /* in reals */
+    real *col;           /* (IC*K*K, max(nb, slots) * OH*OW): a group's columns, or one
+                            sample's per slot; none if direct and nb == 1 */
+    real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; none if nb == 1 */
+    real *ws;            /* (slots, gemm_workspace_len()) their gemm workspaces, if slots > 1 */
     real *dw_part;       /* nb == 1: (CONV_DW_BLOCKS, OC, IC*K*K) block partial sums of dW,
                             each (IC*K*K, OC) if dw_t */
     real *dw_tr;         /* nb > 1 and dw_t: (IC*K*K, OC) dW^T while it accumulates */
     int relu_out;        /* the next forward writes relu(y) (nn/fuse.h) */
     int zero_dx;         /* the next backward writes dx = fold(...), not += (nn/fuse.h) */
 } conv2d;
+
+/* A part's length rounded up to 16 reals, so that each part starts on the
+ * scratch's own alignment modulo 64 bytes (float). */
+static size_t scratch_len(size_t count) { return (count + 15) / 16 * 16; }
+
+/* Point col, stage, ws, dw_part and dw_tr into the context's scratch
+ * (nn/layer.h), where conv2d_create reserved their total. */
+static void bind_scratch(conv2d *c)
+{
+    real *p = c->base.ctx->scratch;
+    real **part[5];
+    const size_t *len[5];
+    int i;
+    part[0] = &c->col; len[0] = &c->col_len;
+    part[1] = &c->stage; len[1] = &c->stage_len;
+    part[2] = &c->ws; len[2] = &c->ws_len;
+    part[3] = &c->dw_part; len[3] = &c->part_len;
+    part[4] = &c->dw_tr; len[4] = &c->tr_len;
+    for (i = 0; i < 5; i++) {
+        *part[i] = *len[i] ? p : NULL;
+        p += *len[i];
+    }
+}
 
 /* dxs (IC, H, W) += fold(cols), or = fold(cols) if set (the caller's
  * zeroing of dx, fused: c->zero_dx; same bits). */
@@ -373,11 +400,13 @@ static void conv2d_forward(layer *l, const real *x, real *y, int n)
 {
     conv2d *c = (conv2d *)l;
     (void)n;
+    bind_scratch(c);
     conv_apply(c, x, y, 1, c->relu_out);
 }
 
 static void conv2d_tangent(layer *l, const real *x_t, real *y_t)
 {
+    bind_scratch((conv2d *)l);
     conv_apply((conv2d *)l, x_t, y_t, 0, 0);
 }
 
@@ -479,6 +508,7 @@ static void conv2d_tangent_backward(layer *l, const real *dy, const real *dy_t, 
     real *dw = l->ctx->grad_params ? ps_grad(ps, c->w_idx) : NULL;
     real *db = l->ctx->grad_params && c->has_bias ? ps_grad(ps, c->b_idx) : NULL;
     GC_CHECK(!c->zero_dx || dy || !dx);   /* armed: dx must be written */
+    bind_scratch(c);
     if (dy) conv_adjoint(c, l->x, dy, dw, db, dx, c->zero_dx);
     if (dy_t) conv_adjoint(c, l->x_t, dy_t, dw, NULL, dx_t, 0);
 }
@@ -490,13 +520,7 @@ static void conv2d_backward(layer *l, const real *dy, real *dx)
 
 static void conv2d_destroy(layer *l)
 {
-    conv2d *c = (conv2d *)l;
-    free(c->col);
-    free(c->stage);
-    free(c->ws);
-    free(c->dw_part);
-    free(c->dw_tr);
-    free(c);
+    free(l);   /* its scratch belongs to the context */
 }
 
 static const layer_ops conv2d_ops = {"conv2d", conv2d_forward, conv2d_backward,
@@ -586,17 +610,12 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     if (c->slots > ctx->max_n) c->slots = ctx->max_n;
     if (c->slots < 1) c->slots = 1;
     if (!c->direct || c->nb > 1)
-        c->col = (real *)gc_calloc(col_sz * (size_t)(c->nb > c->slots ? c->nb : c->slots),
-                                   sizeof(real));
-    if (c->slots > 1)
-        c->ws = (real *)gc_calloc(gemm_workspace_len() * (size_t)c->slots, sizeof(real));
+        c->col_len = scratch_len(col_sz * (size_t)(c->nb > c->slots ? c->nb : c->slots));
+    if (c->slots > 1) c->ws_len = scratch_len(gemm_workspace_len() * (size_t)c->slots);
     c->dw_t = conv_dw_transposed(c->ckk, out_c);
-    if (c->nb == 1)
-        c->dw_part = (real *)gc_calloc((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk,
-                                       sizeof(real));
-    else if (c->dw_t)
-        c->dw_tr = (real *)gc_calloc((size_t)out_c * c->ckk, sizeof(real));
-    if (c->nb > 1)
-        c->stage = (real *)gc_calloc((size_t)out_c * c->ohw * (size_t)c->nb, sizeof(real));
+    if (c->nb == 1) c->part_len = scratch_len((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk);
+    else if (c->dw_t) c->tr_len = scratch_len((size_t)out_c * c->ckk);
+    if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)c->nb);
+    ctx_reserve_scratch(ctx, c->col_len + c->stage_len + c->ws_len + c->part_len + c->tr_len);
     return &c->base;
 }

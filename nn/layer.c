@@ -1,7 +1,24 @@
 /* nn/layer.c - the dispatch helpers shared by all layers (see layer.h). */
 #include "nn/layer.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+void ctx_reserve_scratch(nn_ctx *ctx, size_t count)
+{
+    if (count <= ctx->scratch_len) return;
+    free(ctx->scratch);   /* nothing lives in it between calls: no copy */
+    /* calloc: pages no call touches stay out of resident memory */
+    ctx->scratch = (real *)gc_calloc(count, sizeof(real));
+    ctx->scratch_len = count;
+}
+
+void ctx_free_scratch(nn_ctx *ctx)
+{
+    free(ctx->scratch);
+    ctx->scratch = NULL;
+    ctx->scratch_len = 0;
+}
 
 size_t layer_in_size(const layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
 size_t layer_out_size(const layer *l) { return (size_t)l->out_c * l->out_h * l->out_w; }

@@ -38,14 +38,33 @@
 #include "nn/params.h"
 #include "nn/rng.h"
 
-/* Shared state of all layers of one model (or one test). */
+/* Shared state of all layers of one model (or one test).
+ *
+ * Scratch: memory a layer needs only during one of its calls (a
+ * convolution's columns, staged outputs, gemm workspaces, partial weight
+ * gradients) lives in one buffer shared by all layers of the context,
+ * instead of one buffer per layer: layers run one at a time, so the model
+ * needs the largest layer's scratch, not the sum (Level 5 64x64's exact
+ * step, figures in docs/BENCHMARKS.md). A constructor reserves its need
+ * with ctx_reserve_scratch (the buffer only grows, at build time, so a
+ * layer fetches ctx->scratch at the start of each call, never keeps it);
+ * nothing may be kept in it from one call to the next, and no call may run
+ * inside another layer's use of it (a composite block calls its children
+ * one after another, never from inside a child's call). */
 typedef struct nn_ctx {
     int train;           /* 1: train mode (batch statistics, dropout on) */
     int grad_params;     /* 1: backward passes accumulate parameter grads */
     int max_n;           /* batch capacity of every buffer */
     param_store *ps;     /* where parameters and buffers are registered */
     rng *rng;            /* initialisation and dropout masks */
+    real *scratch;       /* (scratch_len) shared scratch, see above; NULL if none */
+    size_t scratch_len;
 } nn_ctx;
+
+/* Make ctx->scratch at least count reals long (build time only; moves the
+ * buffer). ctx_free_scratch releases it (the context's owner calls it). */
+void ctx_reserve_scratch(nn_ctx *ctx, size_t count);
+void ctx_free_scratch(nn_ctx *ctx);
 
 typedef struct layer layer;
 

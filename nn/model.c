@@ -291,6 +291,7 @@ void model_free(model *m)
     layer_destroy(m->head);
     for (i = m->nblocks - 1; i >= 0; i--) layer_destroy(m->blocks[i]);
     ps_free(&m->ps);
+    ctx_free_scratch(&m->ctx);
     free(m->act_a);
     free(m->d_act_a);
     free(m->act_a_t);

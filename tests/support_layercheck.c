@@ -22,7 +22,11 @@ void lc_env_init(lc_env *e, int max_n, int train, uint64_t seed)
     e->ctx.rng = &e->r;
 }
 
-void lc_env_free(lc_env *e) { ps_free(&e->ps); }
+void lc_env_free(lc_env *e)
+{
+    ps_free(&e->ps);
+    ctx_free_scratch(&e->ctx);
+}
 
 void lc_default(lc_opts *o)
 {
