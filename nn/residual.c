@@ -16,8 +16,9 @@
  * x fans out into both branches, so their adjoints simply accumulate into
  * dx / dx_t; the sum is add_* of nn/eltwise.c (linear, no second-order term);
  * every second-order term comes from the BatchNorms inside conv, handled by
- * the children. The block owns s and the branch outputs, their tangents and
- * the adjoints ds, ds_t, sized for ctx->max_n at build.
+ * the children. The block owns the skip conv's output and tangent and the
+ * adjoints ds, ds_t, sized for ctx->max_n at build (the conv branch writes
+ * into y, see res_forward).
  *
  * The sum and the final ReLU run fused, in one pass split over the OpenMP
  * threads (nn/parallel.h): forward s = yc + ys and y = [s > 0] s together;
@@ -42,31 +43,30 @@ typedef struct residual {
     layer base;
     layer *conv;               /* Sequential name.conv */
     layer *skip;               /* 1x1 conv name.skip, NULL for identity */
-    real *yc, *ys, *s;         /* (max_n, OC, H, W); ys only with a skip conv */
-    real *yc_t, *ys_t, *s_t;   /* their tangents */
-    real *ds, *ds_t;           /* adjoints of s */
+    real *ys, *ys_t;           /* (max_n, OC, H, W) skip conv output and tangent, if any */
+    real *ds, *ds_t;           /* adjoints of the sum s = conv(x) + skip(x) */
 } residual;
 
 static size_t res_count(const layer *l, int n) { return (size_t)n * layer_out_size(l); }
 
-/* s = a + b and out = [m > 0] s, element-wise; m is s itself (forward) or
- * the primal sum (tangent: s = a_t + b_t, out = y_t). One pass instead of
+/* v = out + b and out = [m > 0] v, element-wise, in place: out holds the
+ * conv branch's output on entry; m is NULL in the forward (mask v itself)
+ * and the primal y in the tangent (out = y_t). One pass instead of
  * add_forward's plus the ReLU's. */
-static void res_sum_relu(const real *a, const real *b, const real *m, real *s, real *out,
-                         size_t count)
+static void res_sum_relu(real *out, const real *b, const real *m, size_t count)
 {
     long i, len = (long)count;
     GC_OMP_FOR(3 * count)
     for (i = 0; i < len; i++) {
-        real v = a[i] + b[i];
-        s[i] = v;
+        real v = out[i] + b[i];
         out[i] = (m ? m[i] : v) > 0 ? v : 0;
     }
 }
 
-/* ds = 0 + [s > 0] dy (the ReLU's adjoint into a zeroed buffer, without the
- * zeroing); ds = 0 when dy is NULL (a zero adjoint). */
-static void res_mask_into(const real *s, const real *dy, real *ds, size_t count)
+/* ds = 0 + [y > 0] dy (the ReLU's adjoint into a zeroed buffer, without the
+ * zeroing; y > 0 exactly where s > 0, NaN included, since y = [s > 0] s);
+ * ds = 0 when dy is NULL (a zero adjoint). */
+static void res_mask_into(const real *y, const real *dy, real *ds, size_t count)
 {
     long i, len = (long)count;
     if (!dy) {
@@ -74,15 +74,21 @@ static void res_mask_into(const real *s, const real *dy, real *ds, size_t count)
         return;
     }
     GC_OMP_FOR(3 * count)
-    for (i = 0; i < len; i++) ds[i] = (real)0 + (s[i] > 0 ? dy[i] : (real)0);
+    for (i = 0; i < len; i++) ds[i] = (real)0 + (y[i] > 0 ? dy[i] : (real)0);
 }
 
+/* The conv branch writes straight into y (and its tangent into y_t), which
+ * the sum then overwrites: neither the conv branch's last child (a
+ * BatchNorm) nor the skip conv reads its own output in any pass, and the
+ * ReLU's mask is read from y, so the block keeps no copy of the branch
+ * output or of the sum (two activations of the block's output size fewer:
+ * Level 5 64x64 exact step, docs/BENCHMARKS.md). */
 static void res_forward(layer *l, const real *x, real *y, int n)
 {
     residual *r = (residual *)l;
-    layer_forward(r->conv, x, r->yc, n);
+    layer_forward(r->conv, x, y, n);
     if (r->skip) layer_forward(r->skip, x, r->ys, n);
-    res_sum_relu(r->yc, r->skip ? r->ys : x, NULL, r->s, y, res_count(l, n));
+    res_sum_relu(y, r->skip ? r->ys : x, NULL, res_count(l, n));
 }
 
 static void res_backward(layer *l, const real *dy, real *dx)
@@ -90,7 +96,7 @@ static void res_backward(layer *l, const real *dy, real *dx)
     residual *r = (residual *)l;
     size_t count = res_count(l, l->n);
     if (!dy) return;
-    res_mask_into(r->s, dy, r->ds, count);
+    res_mask_into(l->y, dy, r->ds, count);
     layer_backward(r->conv, r->ds, dx);
     if (r->skip) layer_backward(r->skip, r->ds, dx);
     else add_backward(r->ds, dx, NULL, count);
@@ -100,9 +106,9 @@ static void res_tangent(layer *l, const real *x_t, real *y_t)
 {
     residual *r = (residual *)l;
     size_t count = res_count(l, l->n);
-    layer_tangent(r->conv, x_t, r->yc_t);
+    layer_tangent(r->conv, x_t, y_t);
     if (r->skip) layer_tangent(r->skip, x_t, r->ys_t);
-    res_sum_relu(r->yc_t, r->skip ? r->ys_t : x_t, r->s, r->s_t, y_t, count);
+    res_sum_relu(y_t, r->skip ? r->ys_t : x_t, l->y, count);
 }
 
 static void res_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
@@ -114,8 +120,8 @@ static void res_tangent_backward(layer *l, const real *dy, const real *dy_t, rea
         res_backward(l, dy, dx);
         return;
     }
-    res_mask_into(r->s, dy, r->ds, count);   /* the ReLU: no second-order term */
-    res_mask_into(r->s, dy_t, r->ds_t, count);
+    res_mask_into(l->y, dy, r->ds, count);   /* the ReLU: no second-order term */
+    res_mask_into(l->y, dy_t, r->ds_t, count);
     layer_tangent_backward(r->conv, r->ds, r->ds_t, dx, dx_t);
     if (r->skip) {
         layer_tangent_backward(r->skip, r->ds, r->ds_t, dx, dx_t);
@@ -130,8 +136,7 @@ static void res_destroy(layer *l)
     residual *r = (residual *)l;
     layer_destroy(r->conv);
     layer_destroy(r->skip);
-    free(r->yc); free(r->ys); free(r->s);
-    free(r->yc_t); free(r->ys_t); free(r->s_t);
+    free(r->ys); free(r->ys_t);
     free(r->ds); free(r->ds_t);
     free(r);
 }
@@ -167,10 +172,6 @@ layer *residual_create(nn_ctx *ctx, const char *name, int in_c, int h, int w, in
         r->skip = conv2d_create(ctx, nm, in_c, h, w, out_c, 1, 1, 0, 1);
     }
     count = res_count(&r->base, ctx->max_n);
-    r->yc = (real *)gc_calloc(count, sizeof(real));
-    r->s = (real *)gc_calloc(count, sizeof(real));
-    r->yc_t = (real *)gc_calloc(count, sizeof(real));
-    r->s_t = (real *)gc_calloc(count, sizeof(real));
     r->ds = (real *)gc_calloc(count, sizeof(real));
     r->ds_t = (real *)gc_calloc(count, sizeof(real));
     if (r->skip) {
