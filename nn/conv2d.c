@@ -117,7 +117,7 @@ static size_t scratch_len(size_t count) { return (count + 15) / 16 * 16; }
  * (nn/layer.h), where conv2d_create reserved their total. */
 static void bind_scratch(conv2d *c)
 {
-    real *p = c->base.ctx->scratch;
+    real *p = ctx_scratch(c->base.ctx);
     real **part[5];
     const size_t *len[5];
     int i;

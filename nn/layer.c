@@ -6,18 +6,25 @@
 
 void ctx_reserve_scratch(nn_ctx *ctx, size_t count)
 {
-    if (count <= ctx->scratch_len) return;
-    free(ctx->scratch);   /* nothing lives in it between calls: no copy */
-    /* calloc: pages no call touches stay out of resident memory */
-    ctx->scratch = (real *)gc_calloc(count, sizeof(real));
-    ctx->scratch_len = count;
+    if (count > ctx->scratch_need) ctx->scratch_need = count;
+}
+
+real *ctx_scratch(nn_ctx *ctx)
+{
+    if (ctx->scratch_need > ctx->scratch_len) {
+        free(ctx->scratch);   /* nothing lives in it between calls: no copy */
+        /* calloc: pages no call touches stay out of resident memory */
+        ctx->scratch = (real *)gc_calloc(ctx->scratch_need, sizeof(real));
+        ctx->scratch_len = ctx->scratch_need;
+    }
+    return ctx->scratch;
 }
 
 void ctx_free_scratch(nn_ctx *ctx)
 {
     free(ctx->scratch);
     ctx->scratch = NULL;
-    ctx->scratch_len = 0;
+    ctx->scratch_len = ctx->scratch_need = 0;
 }
 
 size_t layer_in_size(const layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }

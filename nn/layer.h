@@ -44,26 +44,33 @@
  * convolution's columns, staged outputs, gemm workspaces, partial weight
  * gradients) lives in one buffer shared by all layers of the context,
  * instead of one buffer per layer: layers run one at a time, so the model
- * needs the largest layer's scratch, not the sum (Level 5 64x64's exact
- * step, figures in docs/BENCHMARKS.md). A constructor reserves its need
- * with ctx_reserve_scratch (the buffer only grows, at build time, so a
- * layer fetches ctx->scratch at the start of each call, never keeps it);
- * nothing may be kept in it from one call to the next, and no call may run
- * inside another layer's use of it (a composite block calls its children
- * one after another, never from inside a child's call). */
+ * needs the largest layer's scratch, not the sum (figures in
+ * docs/BENCHMARKS.md). A constructor records its need with
+ * ctx_reserve_scratch; the owner of the context allocates the buffer once
+ * all layers are built (ctx_scratch; nn/model.c does), and a layer fetches
+ * it with ctx_scratch at the start of each call, never keeps it. Nothing
+ * may be kept in it from one call to the next, and no call may run inside
+ * another layer's use of it (a composite block calls its children one
+ * after another, never from inside a child's call). */
 typedef struct nn_ctx {
     int train;           /* 1: train mode (batch statistics, dropout on) */
     int grad_params;     /* 1: backward passes accumulate parameter grads */
     int max_n;           /* batch capacity of every buffer */
     param_store *ps;     /* where parameters and buffers are registered */
     rng *rng;            /* initialisation and dropout masks */
-    real *scratch;       /* (scratch_len) shared scratch, see above; NULL if none */
+    real *scratch;       /* (scratch_len) shared scratch, see above; NULL until allocated */
     size_t scratch_len;
+    size_t scratch_need; /* the largest reservation so far, in reals */
 } nn_ctx;
 
-/* Make ctx->scratch at least count reals long (build time only; moves the
- * buffer). ctx_free_scratch releases it (the context's owner calls it). */
+/* Record that a layer needs count reals of scratch (at build). */
 void ctx_reserve_scratch(nn_ctx *ctx, size_t count);
+/* The scratch, at least scratch_need reals: (re)allocated by the first call
+ * after a reservation outgrew it. The context's owner calls it once its
+ * layers are built, so that no step allocates (a context that skips this,
+ * as the layer tests' do, allocates at its first call). */
+real *ctx_scratch(nn_ctx *ctx);
+/* Release it (the context's owner). */
 void ctx_free_scratch(nn_ctx *ctx);
 
 typedef struct layer layer;

@@ -276,6 +276,7 @@ int model_build(model *m, int level, int in_c, int in_h, int in_w, int classes,
         m->logits = (real *)gc_calloc((size_t)max_n * (size_t)classes, sizeof(real));
         m->logits_t = (real *)gc_calloc((size_t)max_n * (size_t)classes, sizeof(real));
         rc = model_set_target(m, DEFAULT_TARGET[level - 1], err);
+        ctx_scratch(&m->ctx);   /* the layers' shared scratch, now that all are built */
     }
     if (rc != GC_OK) {
         model_free(m);
