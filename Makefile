@@ -12,7 +12,12 @@
 
 CC      ?= cc
 REAL    ?= float
-OPT     ?= -O2
+# -O3, not -O2: gcc 12 vectorises almost nothing at -O2 (its "very cheap"
+# cost model), and the loops outside gemm (pooling, ReLU, BatchNorm, the
+# CAM code) are most of Level 1's time: the plain build's Level 1 exact
+# step ran 1.3x-1.6x faster at -O3 (docs/BENCHMARKS.md). Same bits: no
+# reassociation is allowed either way (no -ffast-math, -ffp-contract=off).
+OPT     ?= -O3
 # -fexcess-precision=fast: each float operation rounded to float even where
 # ISO C mode would evaluate in double (gcc on s390x); added only where the
 # compiler accepts it silently (clang warns, so it is left out there).
@@ -49,6 +54,18 @@ LDFLAGS += -fopenmp
 BUILD   := build/$(REAL)-omp
 else
 BUILD   := build/$(REAL)
+endif
+
+# FMA=1: let the compiler fuse a*b+c into one rounding (-ffp-contract=fast;
+# it emits FMA instructions where the target has them, e.g. with
+# -march=native). About 10% on the gemm-bound steps (docs/GEMM.md,
+# docs/BENCHMARKS.md). Results then differ from the plain build's in the
+# last bits; they still do not depend on the thread count. Own folder.
+FMA     ?= 0
+ifeq ($(FMA),1)
+FPFLAGS := -ffp-contract=fast $(EXCESS)
+CFLAGS  += -DGC_FMA
+BUILD   := $(BUILD)-fma
 endif
 LIB     := $(BUILD)/libgc.a
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
