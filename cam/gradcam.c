@@ -137,6 +137,14 @@ void gradcam_backward_A(const gradcam_buf *b, const real *ds, const int *rows, i
     }
 }
 
+/* dalpha / Z of selected sample j, channel c: the value of every entry of
+ * its dG row (sum_ij ds_j A[rows[j], c]) / Z. */
+static real dG_value(const real *A, const real *ds, const int *rows, int j, int c, int k, int z)
+{
+    size_t off = (sample_of(rows, j) * k + c) * z;
+    return (real)(map_dot(ds + (size_t)j * z, A + off, z) / z);
+}
+
 void gradcam_backward_G(const real *A, const real *ds, const int *rows, int ns, int k, int z,
                         real *dG)
 {
@@ -144,10 +152,22 @@ void gradcam_backward_G(const real *A, const real *ds, const int *rows, int ns, 
     GC_OMP_FOR((size_t)count * z)
     for (jc = 0; jc < count; jc++) {
         int j = (int)(jc / k), c = (int)(jc % k), i;
-        size_t off = (sample_of(rows, j) * k + c) * z;
-        real g = (real)(map_dot(ds + (size_t)j * z, A + off, z) / z);   /* dalpha / Z */
-        real *o = dG + off;
+        real g = dG_value(A, ds, rows, j, c, k, z);
+        real *o = dG + (sample_of(rows, j) * k + c) * z;
         for (i = 0; i < z; i++) o[i] = g;
+    }
+}
+
+void gradcam_backward_g(const real *A, const real *ds, const int *rows, int ns, int n, int k,
+                        int z, real *g)
+{
+    long jc, count = (long)ns * k;
+    GC_CHECK(ns <= n);
+    memset(g, 0, (size_t)n * k * sizeof(real));
+    GC_OMP_FOR((size_t)count * z)
+    for (jc = 0; jc < count; jc++) {
+        int j = (int)(jc / k), c = (int)(jc % k);
+        g[sample_of(rows, j) * k + c] = dG_value(A, ds, rows, j, c, k, z);
     }
 }
 

@@ -52,6 +52,12 @@ void gradcam_backward_A(const gradcam_buf *b, const real *ds, const int *rows, i
                         int z, real *dA_direct);
 void gradcam_backward_G(const real *A, const real *ds, const int *rows, int ns, int k, int z,
                         real *dG);
+/* dG's one value per (sample, channel): g (n, K), g[r_j, c] = the value
+ * gradcam_backward_G broadcasts over row (r_j, c), same arithmetic; the
+ * rows of the n samples not in `rows` are zeroed (all of g is written).
+ * For cam/step.c's per-channel exact pass (docs/path-through-G.md). */
+void gradcam_backward_g(const real *A, const real *ds, const int *rows, int ns, int n, int k,
+                        int z, real *g);
 
 /* All three: given dcam (ns, Z), ds (ns, Z) is filled, dA_direct
  * accumulated and dG written at the rows; either of them may be NULL. */

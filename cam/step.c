@@ -37,7 +37,9 @@ void step_opts_default(step_opts *o)
 
 static real *alloc_real(size_t count) { return (real *)gc_calloc(count, sizeof(real)); }
 
-int step_init(train_step *st, model *m, gc_error *err)
+int step_init(train_step *st, model *m, gc_error *err) { return step_init_path(st, m, 0, err); }
+
+int step_init_path(train_step *st, model *m, int full_dG, gc_error *err)
 {
     size_t az;
     int max_n = m->ctx.max_n;
@@ -59,7 +61,19 @@ int step_init(train_step *st, model *m, gc_error *err)
     st->logits_t = alloc_real((size_t)max_n * st->classes);
     st->G = alloc_real(az);
     st->dA = st->G;          /* see step.h: G is dead before dA is first written */
-    st->dG = alloc_real(az);
+    /* the per-channel exact pass: a head split and no train-mode coupling
+     * (model.h splits only heads without BatchNorm; checked anyway) */
+    st->per_channel = !full_dG && m->head_post != NULL && !m->head->has_batchnorm;
+    if (st->per_channel) {
+        size_t mid = (size_t)max_n * layer_out_size(m->head_pre);
+        GC_CHECK(m->head_pre->out_c == st->k &&
+                 layer_out_size(m->head_pre) == layer_in_size(m->head_post));
+        st->g = alloc_real((size_t)max_n * st->k);
+        if (m->head_pre->out_h * m->head_pre->out_w > 1) st->g_mid = alloc_real(mid);
+        st->d_mid = alloc_real(mid);
+    } else {
+        st->dG = alloc_real(az);
+    }
     st->cb.alpha = alloc_real((size_t)max_n * st->k);
     st->cb.s = alloc_real((size_t)max_n * st->z);
     st->cb.cam = alloc_real((size_t)max_n * st->z);
@@ -78,6 +92,7 @@ void step_free(train_step *st)
     free(st->selected);
     free(st->dlogits); free(st->seed); free(st->logits_t);
     free(st->G); free(st->dG);   /* dA is the memory of G */
+    free(st->g); free(st->g_mid); free(st->d_mid);
     free(st->cb.alpha); free(st->cb.s); free(st->cb.cam);
     free(st->dcam); free(st->ds);
     ema_free(&st->ema);
@@ -274,6 +289,38 @@ double step_loss(train_step *st, const real *x, const int *y, int n, const step_
     return res.loss;
 }
 
+/* Steps 5-6 (exact), per channel (st->per_channel): dG is constant over
+ * each (sample, channel) plane of A, and head_pre's blocks (pools) carry such
+ * a tangent to one constant per plane of their output, the same constant,
+ * with no second-order term (docs/path-through-G.md). So the tangent starts
+ * at head_post's input with g (n, K) (broadcast over the planes when they
+ * are larger than 1x1), the tangent_backward with dy = dz_ce, dy_t = e runs
+ * through head_post only, and head_pre gets the first-order backward of its
+ * adjoint: dA receives the terms the whole head's tangent_backward gave it. */
+static void exact_head_per_channel(train_step *st)
+{
+    model *m = st->m;
+    const layer *pre = m->head_pre;
+    const real *x_t = st->g;
+    size_t plane, mid;
+    GC_CHECK(pre != NULL && m->head_post != NULL && pre->out_c == st->k &&
+             layer_out_size(pre) == layer_in_size(m->head_post));
+    plane = (size_t)pre->out_h * pre->out_w;
+    mid = (size_t)st->n * layer_out_size(pre);
+    gradcam_backward_g(m->act_a, st->ds, st->sel, st->ns, st->n, st->k, st->z, st->g);
+    if (st->g_mid) {   /* (n, K) -> (n, K, h'', w'') */
+        size_t q, i, nq = (size_t)st->n * st->k;
+        for (q = 0; q < nq; q++)
+            for (i = 0; i < plane; i++) st->g_mid[q * plane + i] = st->g[q];
+        x_t = st->g_mid;
+    }
+    make_seed(st, st->n, 0, st->ns);
+    layer_tangent(m->head_post, x_t, st->logits_t);
+    memset(st->d_mid, 0, mid * sizeof(real));
+    layer_tangent_backward(m->head_post, st->dlogits, st->seed, st->d_mid, NULL);
+    layer_backward(m->head_pre, st->d_mid, st->dA);
+}
+
 /* Steps 5-6 (exact): dG (n, K, Z) = step 5's gradient at G on the rows of
  * B+' (written there by gradcam_backward_G; only the other rows are zeroed),
  * the tangent of the head along A_t = dG, then tangent_backward with
@@ -285,6 +332,10 @@ static void exact_head_pass(train_step *st)
     model *m = st->m;
     size_t row = (size_t)st->k * st->z;
     int c, first = 1;
+    if (st->per_channel) {
+        exact_head_per_channel(st);
+        return;
+    }
     if (!layer_batch_coupled(m->head)) {
         zero_unselected_rows(st, st->dG, row);
         gradcam_backward_G(m->act_a, st->ds, st->sel, st->ns, st->k, st->z, st->dG);

@@ -71,10 +71,20 @@ typedef struct train_step {
     /* The buffers of the size of A, (max_n, K, Z), whose selected rows
      * sel[0 .. ns) are read and written in place (no copies of them). G is
      * last read at step 4 (alpha) and dA first zeroed before step 6: one
-     * allocation holds both. */
+     * allocation holds both. dG exists only for the full-dG exact pass. */
     real *G;                /* dz/dA (steps 3-4) */
     real *dA;               /* gradient at A (steps 6-7); the memory of G */
-    real *dG;               /* gradient at G, A_t of the exact pass (steps 5-6) */
+    real *dG;               /* gradient at G, A_t of the exact pass (steps 5-6); NULL when
+                               per_channel (then the exact pass never builds it) */
+    /* The per-channel exact pass (docs/path-through-G.md, "dG is constant per
+     * channel"): with the model's head split (nn/model.h: head_pre, head_post)
+     * dG's constant rows go as g (n, K) straight to head_post's input, and
+     * head_pre runs its first-order backward only. */
+    int per_channel;        /* 1: the exact pass takes that path (fixed at step_init) */
+    real *g;                /* (max_n, K) dG's value per (sample, channel) */
+    real *g_mid;            /* (max_n, head_pre's output) g broadcast over its planes;
+                               NULL when they are 1x1 (g is used as it is) */
+    real *d_mid;            /* (max_n, head_pre's output) adjoint between the halves */
     gradcam_buf cb;         /* alpha (max_n, K), s and cam (max_n, Z): row j = sample sel[j] */
     real *dcam;             /* (max_n, Z) */
     real *ds;               /* (max_n, Z) d loss / d s (step 5; step 7 uses it again) */
@@ -84,6 +94,10 @@ typedef struct train_step {
 } train_step;
 
 int step_init(train_step *st, model *m, gc_error *err);
+/* step_init, but with full_dG = 1 the exact pass builds the whole dG and runs
+ * the whole head even where the per-channel path applies (tests compare the
+ * two paths; nothing else needs it). step_init is step_init_path(.., 0, ..). */
+int step_init_path(train_step *st, model *m, int full_dG, gc_error *err);
 void step_free(train_step *st);
 /* Forget the EMA references (a fresh run). */
 void step_reset_refs(train_step *st);

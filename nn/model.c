@@ -290,6 +290,8 @@ void model_free(model *m)
     int i;
     layer_destroy(m->trunk);
     layer_destroy(m->head);
+    layer_destroy(m->head_pre);
+    layer_destroy(m->head_post);
     for (i = m->nblocks - 1; i >= 0; i--) layer_destroy(m->blocks[i]);
     ps_free(&m->ps);
     ctx_free_scratch(&m->ctx);
@@ -314,14 +316,58 @@ int model_cam_shape(const model *m, int target, int *c, int *h, int *w, gc_error
     return GC_OK;
 }
 
+/* Head split (model.h). A block may lead head_pre if it has no parameters,
+ * does not couple samples, and maps a tangent that is constant over each
+ * (sample, channel) plane to one that is again constant per plane, with the
+ * same constant, and no second-order term d/dx [dy_t . J x_t]: max-pool
+ * (any window and stride; y_t = x_t at the argmax), avg-pool (nn/pool.c has
+ * no padding, so every window averages equal values) and GAP (the mean of
+ * equal values).
+ *
+ * Why the head is then the view [head_pre, head_post] rather than a flat
+ * view over the same blocks next to two more views: children cache x and y
+ * in their forward, so views sharing children could share those, but a
+ * sequential's backward and tangent passes read its own batch size (l->n,
+ * set by layer_forward on it, checked by the dispatch helpers), so a view
+ * whose forward never ran cannot run them; and its in-place ReLU and fusion
+ * flags are decided per view. Nesting runs every view's forward. It gives
+ * the head the same bits: the boundary between the two views is a buffer of
+ * the head instead of one of a flat view, the fusions inside each view are
+ * those of the flat view (a view's first child cannot be an in-place ReLU,
+ * and head_post's first child is not a pool), and where the flat view let
+ * head_post's first child write its adjoint whole (a conv2d) the head zeroes
+ * the boundary first, which the conv's x = 0 + fold makes the same bits. */
+static int head_pre_kind(const layer *l)
+{
+    static const char *const kinds[] = {"maxpool2d", "avgpool2d", "gap"};
+    size_t i;
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(l->ops->kind, kinds[i]) == 0) return 1;
+    return 0;
+}
+
+/* Length of the leading run of head_pre blocks of the head blocks[first..],
+ * 0 if there is none or if the head holds a BatchNorm (it couples samples in
+ * train mode); never the whole head (the dense layer is not a pool). */
+static int head_pre_count(const model *m, int first)
+{
+    int i, run = 0;
+    for (i = first; i < m->nblocks; i++)
+        if (m->blocks[i]->has_batchnorm) return 0;
+    while (first + run < m->nblocks && head_pre_kind(m->blocks[first + run])) run++;
+    return first + run < m->nblocks ? run : 0;
+}
+
 int model_set_target(model *m, int target, gc_error *err)
 {
-    int c = 0, h = 0, w = 0;
+    int c = 0, h = 0, w = 0, first = target + 1, pre;
     size_t count;
     if (model_cam_shape(m, target, &c, &h, &w, err)) return GC_FAIL;
     layer_destroy(m->trunk);
     layer_destroy(m->head);
-    m->trunk = m->head = NULL;
+    layer_destroy(m->head_pre);
+    layer_destroy(m->head_post);
+    m->trunk = m->head = m->head_pre = m->head_post = NULL;
     free(m->act_a);
     free(m->d_act_a);
     free(m->act_a_t);
@@ -332,8 +378,18 @@ int model_set_target(model *m, int target, gc_error *err)
     m->cam_h = h;
     m->cam_w = w;
     m->trunk = sequential_create(&m->ctx, "trunk", m->blocks, target + 1, 0);
-    m->head = sequential_create(&m->ctx, "head", m->blocks + target + 1,
-                                m->nblocks - target - 1, 0);
+    pre = head_pre_count(m, first);
+    if (pre > 0) {
+        layer *halves[2];
+        m->head_pre = sequential_create(&m->ctx, "head_pre", m->blocks + first, pre, 0);
+        m->head_post = sequential_create(&m->ctx, "head_post", m->blocks + first + pre,
+                                         m->nblocks - first - pre, 0);
+        halves[0] = m->head_pre;
+        halves[1] = m->head_post;
+        m->head = sequential_create(&m->ctx, "head", halves, 2, 0);
+    } else {
+        m->head = sequential_create(&m->ctx, "head", m->blocks + first, m->nblocks - first, 0);
+    }
     if (!m->trunk || !m->head)
         return gc_fail(err, "nn/model.c: could not split level %d at target %d", m->level,
                        target);

@@ -15,6 +15,18 @@
  * The model owns the activation between trunk and head (`act_a`), its
  * gradient and tangent buffers, and the logits; trunk and head are
  * sequential views (nn/sequential.c) that own their internal buffers.
+ *
+ * Head split (for cam/step.c's exact pass, docs/path-through-G.md): when the
+ * head holds no BatchNorm and begins with pooling blocks that carry a
+ * per-channel-constant tangent to a per-channel-constant tangent exactly
+ * (max-pool, avg-pool, GAP: no parameters, no coupling of samples, no
+ * second-order term), head_pre is a view over that leading run and
+ * head_post over the rest, and the head is the view [head_pre, head_post]:
+ * its forward runs head_pre then head_post through the head's own buffer
+ * between them, so each of the three views holds the state of its own
+ * last forward and any of them may run backward / tangent passes. With no
+ * such run (or BatchNorm in the head) head_pre = head_post = NULL and the
+ * head is a view over the blocks themselves.
  */
 #ifndef GC_MODEL_H
 #define GC_MODEL_H
@@ -32,6 +44,7 @@ typedef struct model {
     layer *blocks[MODEL_MAX_BLOCKS];
     int target;                 /* features index T */
     layer *trunk, *head;        /* views over blocks[0..T] and blocks[T+1..] */
+    layer *head_pre, *head_post; /* head split (above), or both NULL */
     int cam_c, cam_h, cam_w;    /* shape of A per sample */
     param_store ps;
     rng rng;                    /* initialisation, then dropout masks */
@@ -62,7 +75,8 @@ int model_build(model *m, int level, int in_c, int in_h, int in_w, int classes,
 void model_free(model *m);
 
 /* Split at features index T (0 <= T < nfeatures); rebuilds trunk/head views
- * and the A buffers (act_a, d_act_a, act_a_t). T = nfeatures-1 leaves the
+ * (and head_pre / head_post, see above) and the A buffers (act_a, d_act_a,
+ * act_a_t). T = nfeatures-1 leaves the
  * classifier alone as the head. Run model_forward again before any
  * backward/tangent pass. GC_FAIL (model unchanged) for T out of range. */
 int model_set_target(model *m, int target, gc_error *err);

@@ -171,9 +171,44 @@ static void test_rows_in_place_match_gathered_copies(void)
         CHECK(memcmp(dG + rows[j] * row, dG2 + rows[j] * row, row * sizeof(real)) == 0);
 }
 
+/* gradcam_backward_g: dG's value per (sample, channel), the same bits as
+ * each entry of gradcam_backward_G's row, 0 for the samples not selected
+ * (whatever g held before). */
+static void test_per_channel_g_matches_dG_rows(void)
+{
+    enum { NB = 5, NSEL = 3 };
+    static const int rows[NSEL] = {4, 1, 3};
+    real A[NB * K * Z], dG[NB * K * Z], ds[NSEL * Z], g[NB * K];
+    int i, j, c, same = 1, nonzero = 0;
+    rng r;
+    rng_seed(&r, 32);
+    for (i = 0; i < NB * K * Z; i++) A[i] = rng_uniform_range(&r, -1, 2);
+    for (i = 0; i < NSEL * Z; i++) ds[i] = rng_uniform_range(&r, -1, 1);
+    for (i = 0; i < NB * K; i++) g[i] = 7;
+    memset(dG, 0, sizeof dG);
+    gradcam_backward_G(A, ds, rows, NSEL, K, Z, dG);
+    gradcam_backward_g(A, ds, rows, NSEL, NB, K, Z, g);
+    for (i = 0; i < NB; i++)
+        for (c = 0; c < K; c++) {
+            real v = g[i * K + c];
+            nonzero += v != 0;
+            for (j = 0; j < Z; j++) same &= dG[(i * K + c) * Z + j] == v;
+        }
+    CHECK_MSG(same, "g differs from dG's rows (or unselected rows are not zero)");
+    CHECK(nonzero == NSEL * K);
+    CHECK(g[0] == 0 && g[2 * K + 1] == 0);
+    /* rows NULL: samples 0 .. ns-1 */
+    gradcam_backward_g(A, ds, NULL, 2, NB, K, Z, g);
+    memset(dG, 0, sizeof dG);
+    gradcam_backward_G(A, ds, NULL, 2, K, Z, dG);
+    for (i = 0, same = 1; i < NB * K; i++) same &= dG[i * Z] == g[i] && dG[i * Z + Z - 1] == g[i];
+    CHECK(same && g[2 * K] == 0 && g[K] != 0);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {
+        TEST_CASE(test_per_channel_g_matches_dG_rows),
         TEST_CASE(test_backward_matches_finite_differences),
         TEST_CASE(test_ties_share_gradient_evenly),
         TEST_CASE(test_known_map),

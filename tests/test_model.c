@@ -610,6 +610,54 @@ static void test_backward_any_target(void)
     }
 }
 
+/* The head split (model.h): at every target of every level, head_pre and
+ * head_post exist exactly when the head holds no BatchNorm and begins with a
+ * pool; head_pre then covers the leading pools (its input is A, its output
+ * head_post's input, with A's channels) and head_post ends at the logits.
+ * Spot checks of where the run ends. */
+static void test_head_split(void)
+{
+    enum { SIDE = 16, CLASSES = 2 };
+    int level, splits = 0;
+    gc_error err;
+    for (level = 1; level <= MODEL_LEVELS; level++) {
+        model m;
+        int t;
+        if (!build(&m, level, 1, SIDE, SIDE, CLASSES, 2, 5)) continue;
+        for (t = 0; t < m.nfeatures; t++) {
+            int i, bn = 0, expect;
+            const char *kind;
+            CHECK(model_set_target(&m, t, &err) == GC_OK);
+            for (i = t + 1; i < m.nblocks; i++) bn = bn || m.blocks[i]->has_batchnorm;
+            kind = m.blocks[t + 1]->ops->kind;
+            expect = !bn && (strcmp(kind, "maxpool2d") == 0 || strcmp(kind, "gap") == 0);
+            CHECK_MSG((m.head_pre != NULL) == expect && (m.head_post != NULL) == expect,
+                      "level %d target %d: split %d, expected %d", level, t,
+                      m.head_pre != NULL, expect);
+            if (!m.head_pre || !m.head_post) continue;
+            splits++;
+            CHECK(m.head_pre->in_c == m.cam_c && m.head_pre->in_h == m.cam_h &&
+                  m.head_pre->in_w == m.cam_w);
+            CHECK(m.head_pre->out_c == m.cam_c &&
+                  layer_out_size(m.head_pre) == layer_in_size(m.head_post));
+            CHECK(m.head_post->out_c == CLASSES && m.head->in_c == m.cam_c &&
+                  m.head->out_c == CLASSES);
+        }
+        model_free(&m);
+    }
+    CHECK_MSG(splits == 7, "%d splits", splits);   /* L1 targets 1, 4, 5; L2-5 the last */
+    {   /* Level 1: target 4 -> pool + GAP, target 1 -> one pool (then a conv) */
+        model m;
+        if (!build(&m, 1, 1, SIDE, SIDE, CLASSES, 2, 5)) return;
+        CHECK(m.target == 4 && m.head_pre && m.head_pre->out_h == 1 && m.head_pre->out_w == 1);
+        CHECK(model_set_target(&m, 1, &err) == GC_OK);
+        CHECK(m.head_pre && m.head_pre->out_c == 16 && m.head_pre->out_h == SIDE / 2 &&
+              m.head_post->in_c == 16 && m.head_post->in_h == SIDE / 2);
+        CHECK(model_set_target(&m, 0, &err) == GC_OK && !m.head_pre && !m.head_post);
+        model_free(&m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {
@@ -630,6 +678,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_gradcheck_level4),
         TEST_CASE(test_gradcheck_level5),
         TEST_CASE(test_backward_any_target),
+        TEST_CASE(test_head_split),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));
 }

@@ -306,6 +306,119 @@ static void test_exact_detached_differ_only_in_classifier_weight(void)
     }
 }
 
+/* Which exact pass each configuration takes (fixed at step_init): the
+ * per-channel one where the model splits the head (no BatchNorm in it, a
+ * leading run of pools), the full-dG one elsewhere. The finite-difference
+ * cases above use these (level, target) pairs, so they check both paths. */
+static void test_exact_path_choice(void)
+{
+    static const struct { int level, target, per_channel; } cases[] = {
+        {1, -1, 1}, {1, 1, 1}, {1, 0, 0},   /* target 0: the head begins with a ReLU */
+        {2, -1, 0}, {2, 9, 0}, {2, 10, 0}, {2, 14, 1},
+        {3, -1, 1}, {3, 6, 0}, {4, -1, 1}, {4, 16, 0}, {5, -1, 1}, {5, 6, 0},
+    };
+    size_t i;
+    for (i = 0; i < TEST_COUNT(cases); i++) {
+        model m;
+        train_step st;
+        gc_error err;
+        int pc = cases[i].per_channel;
+        if (model_build(&m, cases[i].level, 1, 16, 16, CLASSES, N, 1, &err) != GC_OK ||
+            (cases[i].target >= 0 && model_set_target(&m, cases[i].target, &err) != GC_OK) ||
+            step_init(&st, &m, &err) != GC_OK) {
+            CHECK_MSG(0, "case %zu: %s", i, err.msg);
+            return;
+        }
+        CHECK_MSG(st.per_channel == pc && (st.dG == NULL) == pc && (st.g != NULL) == pc &&
+                  (m.head_post != NULL) == pc,
+                  "level %d target %d: per_channel %d, expected %d", cases[i].level, m.target,
+                  st.per_channel, pc);
+        step_free(&st);
+        /* forced: the full dG whatever the head */
+        CHECK(step_init_path(&st, &m, 1, &err) == GC_OK);
+        CHECK(st.per_channel == 0 && st.dG != NULL && st.g == NULL);
+        step_free(&st);
+        model_free(&m);
+    }
+}
+
+/* The per-channel exact pass against the full-dG pass on the same model and
+ * batch: the same gradient up to the rounding of the tangent through the
+ * leading pools (GAP of a constant field no longer sums Z copies). Returns
+ * the largest difference relative to each parameter tensor's largest
+ * gradient; `bitwise` asks for equal bits (both runs take the same path). */
+static double compare_paths(int level, int size, int target, int bitwise)
+{
+    fixture f;
+    train_step full;
+    step_opts o;
+    step_result r1, r2;
+    gc_error err;
+    param_store *ps;
+    real *g1;
+    double worst = 0;
+    int i, same = 1;
+    if (!setup(&f, level, size, target)) return 1;
+    if (step_init_path(&full, &f.m, 1, &err) != GC_OK) {
+        CHECK_MSG(0, "%s", err.msg);
+        teardown(&f);
+        return 1;
+    }
+    ps = &f.m.ps;
+    step_opts_default(&o);
+    o.lambda = LAMBDA;
+    f.m.rng = f.saved;
+    step_run(&f.st, f.x, f.y, N, &o, NULL, &r1);
+    g1 = (real *)gc_calloc(ps->nvalue, sizeof(real));
+    memcpy(g1, ps->grad, ps->nvalue * sizeof(real));
+    f.m.rng = f.saved;
+    step_run(&full, f.x, f.y, N, &o, NULL, &r2);
+    CHECK(r1.n_selected == N && r2.n_selected == N && r1.loss_cam > 0);
+    CHECK(r1.loss == r2.loss);
+    for (i = 0; i < ps->count; i++) {
+        const ps_entry *e = &ps->entry[i];
+        size_t k;
+        double big = 0, diff = 0;
+        if (e->kind != PS_PARAM) continue;
+        for (k = 0; k < e->numel; k++) {
+            double a = g1[e->offset + k], b = ps->grad[e->offset + k];
+            big = fmax(big, fabs(a));
+            diff = fmax(diff, fabs(a - b));
+            same = same && a == b;
+        }
+        CHECK_MSG(big > 0, "level %d: %s has no gradient", level, e->name);
+        if (big > 0 && diff / big > worst) worst = diff / big;
+    }
+    if (bitwise) CHECK_MSG(same, "level %d target %d: the two runs differ", level, f.m.target);
+    else CHECK_MSG(worst <= 1e-12, "level %d target %d: per-channel and full dG differ by %.3e",
+                   level, f.m.target, worst);
+    printf("    level %d target %2d per-channel %d: largest relative difference %.2e\n", level,
+           f.m.target, f.st.per_channel, worst);
+    free(g1);
+    step_free(&full);
+    teardown(&f);
+    return worst;
+}
+
+/* (a) Level 1 at the paper's target (pool + GAP before the dense layer),
+ * Level 1 target 1 (one pool, then a broadcast over 6x6 planes into conv
+ * ReLU pool GAP dense) and Level 4's paper target (GAP). */
+static void test_per_channel_matches_full_dG(void)
+{
+    compare_paths(1, 12, -1, 0);
+    compare_paths(1, 12, 1, 0);
+    compare_paths(4, 16, -1, 0);
+}
+
+/* (c) heads that couple samples (BatchNorm after a pool: Level 2 target 10)
+ * or begin with no pool (Level 2's paper target) keep the full-dG pass: the
+ * step and the forced full-dG step give the same bits. */
+static void test_coupled_head_keeps_full_dG(void)
+{
+    compare_paths(2, 16, 10, 1);
+    compare_paths(2, 16, -1, 1);
+}
+
 /* lambda = 0: the step is a plain CE step, whatever the mode. */
 static void test_lambda_zero_is_cross_entropy(void)
 {
@@ -333,6 +446,9 @@ int main(int argc, char **argv)
         TEST_CASE(test_partial_selection_gradient),
         TEST_CASE(test_exact_detached_differ_only_in_classifier_weight),
         TEST_CASE(test_lambda_zero_is_cross_entropy),
+        TEST_CASE(test_exact_path_choice),
+        TEST_CASE(test_per_channel_matches_full_dG),
+        TEST_CASE(test_coupled_head_keeps_full_dG),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));
 }
