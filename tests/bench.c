@@ -728,6 +728,9 @@ int main(int argc, char **argv)
 #else
            "no OpenMP"
 #endif
+#ifdef GC_FMA
+           ", FMA=1 (contracted a*b+c: other bits than the plain build)"
+#endif
     );
     /* gemm's code path, picked here once so that every child inherits it */
     printf("# gemm path: %s (this build and CPU have:", gemm_isa());
