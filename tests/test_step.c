@@ -96,6 +96,19 @@ static void teardown(fixture *f)
     free(f->x);
 }
 
+/* One step of st on the fixture's batch from its saved dropout state; a
+ * copy of the parameter gradients (the caller frees it). */
+static real *run_and_copy_grads(fixture *f, train_step *st, const step_opts *o,
+                                step_result *res)
+{
+    param_store *ps = &f->m.ps;
+    real *grad = (real *)gc_calloc(ps->nvalue, sizeof(real));
+    f->m.rng = f->saved;
+    step_run(st, f->x, f->y, N, o, NULL, res);
+    memcpy(grad, ps->grad, ps->nvalue * sizeof(real));
+    return grad;
+}
+
 static double frozen_loss(fixture *f, const step_opts *o, const step_frozen *fr)
 {
     f->m.rng = f->saved;
@@ -151,12 +164,9 @@ static double check_config(int level, int size, int target, cam_grad_mode mode,
     o.lambda = LAMBDA;
     o.grad_mode = mode;
     o.distance = dist;
-    f.m.rng = f.saved;
-    step_run(&f.st, f.x, f.y, N, &o, NULL, &res);
+    grad = run_and_copy_grads(&f, &f.st, &o, &res);
     CHECK_MSG(res.n_selected == N, "level %d: %d of %d samples selected", level, res.n_selected, N);
     CHECK_MSG(res.loss_cam > 0, "level %d: L_train is %g", level, res.loss_cam);
-    grad = (real *)gc_calloc(np, sizeof(real));
-    memcpy(grad, ps->grad, np * sizeof(real));
     /* freeze selection, references and (detached) alpha at theta_0 */
     sel = (int *)gc_calloc((size_t)f.st.ns, sizeof(int));
     memcpy(sel, f.st.sel, (size_t)f.st.ns * sizeof(int));
@@ -283,10 +293,7 @@ static void test_exact_detached_differ_only_in_classifier_weight(void)
         wi = last_param(ps) - 1;
         step_opts_default(&o);
         o.lambda = LAMBDA;
-        f.m.rng = f.saved;
-        step_run(&f.st, f.x, f.y, N, &o, NULL, &res);
-        g_exact = (real *)gc_calloc(ps->nvalue, sizeof(real));
-        memcpy(g_exact, ps->grad, ps->nvalue * sizeof(real));
+        g_exact = run_and_copy_grads(&f, &f.st, &o, &res);
         o.grad_mode = CAM_GRAD_DETACHED;
         step_reset_refs(&f.st);
         f.m.rng = f.saved;
@@ -367,10 +374,7 @@ static double compare_paths(int level, int size, int target, int bitwise)
     ps = &f.m.ps;
     step_opts_default(&o);
     o.lambda = LAMBDA;
-    f.m.rng = f.saved;
-    step_run(&f.st, f.x, f.y, N, &o, NULL, &r1);
-    g1 = (real *)gc_calloc(ps->nvalue, sizeof(real));
-    memcpy(g1, ps->grad, ps->nvalue * sizeof(real));
+    g1 = run_and_copy_grads(&f, &f.st, &o, &r1);
     f.m.rng = f.saved;
     step_run(&full, f.x, f.y, N, &o, NULL, &r2);
     CHECK(r1.n_selected == N && r2.n_selected == N && r1.loss_cam > 0);
