@@ -113,23 +113,24 @@ typedef struct conv2d {
  * scratch's own alignment modulo 64 bytes (float). */
 static size_t scratch_len(size_t count) { return (count + 15) / 16 * 16; }
 
+/* The next len reals of the scratch at *p (NULL if len is 0); advances *p. */
+static real *take_scratch(real **p, size_t len)
+{
+    real *part = len ? *p : NULL;
+    *p += len;
+    return part;
+}
+
 /* Point col, stage, ws, dw_part and dw_tr into the context's scratch
  * (nn/layer.h), where conv2d_create reserved their total. */
 static void bind_scratch(conv2d *c)
 {
     real *p = ctx_scratch(c->base.ctx);
-    real **part[5];
-    const size_t *len[5];
-    int i;
-    part[0] = &c->col; len[0] = &c->col_len;
-    part[1] = &c->stage; len[1] = &c->stage_len;
-    part[2] = &c->ws; len[2] = &c->ws_len;
-    part[3] = &c->dw_part; len[3] = &c->part_len;
-    part[4] = &c->dw_tr; len[4] = &c->tr_len;
-    for (i = 0; i < 5; i++) {
-        *part[i] = *len[i] ? p : NULL;
-        p += *len[i];
-    }
+    c->col = take_scratch(&p, c->col_len);
+    c->stage = take_scratch(&p, c->stage_len);
+    c->ws = take_scratch(&p, c->ws_len);
+    c->dw_part = take_scratch(&p, c->part_len);
+    c->dw_tr = take_scratch(&p, c->tr_len);
 }
 
 /* dxs (IC, H, W) += fold(cols), or = fold(cols) if set (the caller's
