@@ -11,6 +11,9 @@
  *             into the ReLU's adjoint buffer (zeroed before), x being the
  *             pool's input = the ReLU's output, so the ReLU skips its mask
  *             pass (0 + [x > 0] dy is what the pool then the ReLU gave);
+ *             the pool reads that mask from its own output (x at the route
+ *             is the pooled value y, so [x > 0] = [y > 0] there), so
+ *             neither reads the ReLU's output after the forward;
  *   backward  zeroing: a maxpool2d (2x2), batchnorm2d or conv2d writes
  *             its adjoint buffer whole (the pool 0 off the routes, the
  *             conv x = 0 + fold) instead of adding into it, so the

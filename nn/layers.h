@@ -50,6 +50,12 @@ layer *se_create(nn_ctx *ctx, const char *name, int c, int h, int w, int reducti
  * model's trunk and head are such views). */
 layer *sequential_create(nn_ctx *ctx, const char *name, layer **children, int count,
                          int owns_children);
+/* A view that only ever runs forward, then at most one backward per forward
+ * (no tangent passes: GC_CHECK): its boundaries and their adjoints share one
+ * arena planned by liveness (nn/sequential.c, "First-order views"). The
+ * model's trunk is one. */
+layer *sequential_create_first_order(nn_ctx *ctx, const char *name, layer **children,
+                                     int count);
 
 /* nn/eltwise.c: the two-input ops used inside residual and SE blocks, with
  * their four functions written out (tested in tests/test_eltwise.c).

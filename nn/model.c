@@ -377,7 +377,7 @@ int model_set_target(model *m, int target, gc_error *err)
     m->cam_c = c;
     m->cam_h = h;
     m->cam_w = w;
-    m->trunk = sequential_create(&m->ctx, "trunk", m->blocks, target + 1, 0);
+    m->trunk = sequential_create_first_order(&m->ctx, "trunk", m->blocks, target + 1);
     pre = head_pre_count(m, first);
     if (pre > 0) {
         layer *halves[2];

@@ -189,8 +189,8 @@ static void maxpool_tangent(layer *l, const real *x_t, real *y_t)
 }
 
 /* The adjoint of MAXPOOL_CHUNK windows of the 2x2 pool: output j's
- * v = dy[j] (times [x > 0] at its route if x0, x1 are given: the fused
- * ReLU) goes to its window position code[j] of the input rows d0, d1.
+ * v = dy[j] (times [y[j] > 0] if ym, the chunk's outputs, is given: the
+ * fused ReLU) goes to its window position code[j] of the input rows d0, d1.
  * Accumulating: d = d + v at the route and d untouched elsewhere, as the
  * scatter (a select, not "+ 0", which would turn a -0 into +0). With
  * zero_dx: d = 0 + v at the route, 0 elsewhere, what the scatter into a
@@ -198,14 +198,15 @@ static void maxpool_tangent(layer *l, const real *x_t, real *y_t)
  * one per input column (vv, cc), then fixed-length loops of selects over
  * the two rows, which compilers vectorise, instead of a scattered store
  * per output. */
-static void maxpool_back_chunk(const real *dy, const uint8_t *code, const real *x0,
-                               const real *x1, real *d0, real *d1, int zero_dx)
+static void maxpool_back_chunk(const real *dy, const uint8_t *code, const real *ym,
+                               real *d0, real *d1, int zero_dx)
 {
     real vv[2 * MAXPOOL_CHUNK], v0[2 * MAXPOOL_CHUNK], v1[2 * MAXPOOL_CHUNK];
     int cc[2 * MAXPOOL_CHUNK];
     int j, n = 2 * MAXPOOL_CHUNK;
     for (j = 0; j < MAXPOOL_CHUNK; j++) {
-        vv[2 * j] = vv[2 * j + 1] = dy[j];
+        real v = ym ? (ym[j] > 0 ? dy[j] : 0) : dy[j];
+        vv[2 * j] = vv[2 * j + 1] = v;
         cc[2 * j] = cc[2 * j + 1] = code[j];
     }
     /* row 0 holds positions 0, 1 (a, b), row 1 positions 2, 3 (c, d) */
@@ -213,11 +214,6 @@ static void maxpool_back_chunk(const real *dy, const uint8_t *code, const real *
         v0[j] = cc[j] == (j & 1) ? vv[j] : 0;
         v1[j] = cc[j] == 2 + (j & 1) ? vv[j] : 0;
     }
-    if (x0)
-        for (j = 0; j < n; j++) {
-            v0[j] = x0[j] > 0 ? v0[j] : 0;
-            v1[j] = x1[j] > 0 ? v1[j] : 0;
-        }
     if (zero_dx) {
         for (j = 0; j < n; j++) {
             d0[j] = cc[j] == (j & 1) ? (real)0 + v0[j] : 0;
@@ -238,7 +234,7 @@ static void maxpool_back_chunk(const real *dy, const uint8_t *code, const real *
  * Rows shorter than a chunk (Level 1 28x28: 14 and 7 windows) go only
  * through here: padding them to a chunk in local copies made Level 1
  * 28x28's exact step 1.5x slower. */
-static void maxpool_back_tail(const real *dy, const uint8_t *code, const real *x0, real *d0,
+static void maxpool_back_tail(const real *dy, const uint8_t *code, const real *ym, real *d0,
                               size_t w, int len, int zero_dx)
 {
     int j;
@@ -247,7 +243,7 @@ static void maxpool_back_tail(const real *dy, const uint8_t *code, const real *x
     for (j = 0; j < len; j++) {
         int c = code[j];
         size_t k = (size_t)(2 * j + (c & 1)) + (size_t)(c >> 1) * w;
-        d0[k] += x0 ? (x0[k] > 0 ? dy[j] : (real)0) : dy[j];
+        d0[k] += ym ? (ym[j] > 0 ? dy[j] : (real)0) : dy[j];
     }
 }
 
@@ -255,22 +251,19 @@ static void maxpool_back_tail(const real *dy, const uint8_t *code, const real *x
  * with zero_dx also the last row / column no window covers (odd H or W)
  * is set to 0. */
 static void maxpool_plane_2x2_back(const pool *p, const real *dyp, const uint8_t *cp,
-                                   const real *xp, real *dxp, int zero_dx)
+                                   const real *yp, real *dxp, int zero_dx)
 {
     const layer *l = &p->base;
     int w = l->in_w, ow = l->out_w, oi, oj;
     for (oi = 0; oi < l->out_h; oi++) {
-        size_t r = (size_t)(2 * oi) * w;
+        size_t r = (size_t)(2 * oi) * w, o0 = (size_t)oi * ow;
         real *d0 = dxp + r, *d1 = d0 + w;
-        const real *x0 = xp ? xp + r : NULL, *x1 = xp ? xp + r + w : NULL;
         for (oj = 0; oj + MAXPOOL_CHUNK <= ow; oj += MAXPOOL_CHUNK)
-            maxpool_back_chunk(dyp + (size_t)oi * ow + oj, cp + (size_t)oi * ow + oj,
-                               x0 ? x0 + 2 * oj : NULL, x1 ? x1 + 2 * oj : NULL, d0 + 2 * oj,
-                               d1 + 2 * oj, zero_dx);
+            maxpool_back_chunk(dyp + o0 + oj, cp + o0 + oj, yp ? yp + o0 + oj : NULL,
+                               d0 + 2 * oj, d1 + 2 * oj, zero_dx);
         if (oj < ow)
-            maxpool_back_tail(dyp + (size_t)oi * ow + oj, cp + (size_t)oi * ow + oj,
-                              x0 ? x0 + 2 * oj : NULL, d0 + 2 * oj, (size_t)w, ow - oj,
-                              zero_dx);
+            maxpool_back_tail(dyp + o0 + oj, cp + o0 + oj, yp ? yp + o0 + oj : NULL,
+                              d0 + 2 * oj, (size_t)w, ow - oj, zero_dx);
         if (zero_dx && w > 2 * ow) d0[w - 1] = d1[w - 1] = 0;
     }
     if (zero_dx && l->in_h > 2 * l->out_h) {
@@ -279,10 +272,13 @@ static void maxpool_plane_2x2_back(const pool *p, const real *dyp, const uint8_t
     }
 }
 
-/* dx[route] += dy over all outputs; with mask (x = the input of the
- * forward), dx[route] += [x[route] > 0] dy: the ReLU before the pool,
- * fused (nn/fuse.h). zero_dx (2x2 only): dx is overwritten, as if zeroed
- * first. */
+/* dx[route] += dy over all outputs; with mask (y = the output of the
+ * forward), dx[route] += [y > 0] dy: the ReLU before the pool, fused
+ * (nn/fuse.h). The mask of that ReLU is [x > 0] at its input x = this
+ * pool's input, and only x[route] matters, which is y itself: so the pool
+ * needs only its own output, and its input may be overwritten after the
+ * forward (nn/sequential.c plans its memory that way). zero_dx (2x2 only):
+ * dx is overwritten, as if zeroed first. */
 static void maxpool_route_add(const pool *p, const real *dy, real *dx, const real *mask,
                               int zero_dx)
 {
@@ -296,11 +292,11 @@ static void maxpool_route_add(const pool *p, const real *dy, real *dx, const rea
         size_t pl = (size_t)q, o;
         if (p->code)
             maxpool_plane_2x2_back(p, dy + pl * out_hw, p->code + pl * out_hw,
-                                   mask ? mask + pl * in_hw : NULL, dx + pl * in_hw, zero_dx);
+                                   mask ? mask + pl * out_hw : NULL, dx + pl * in_hw, zero_dx);
         else
             for (o = 0; o < out_hw; o++) {
-                size_t k = pl * in_hw + maxpool_src(p, pl, o);
-                dx[k] += !mask || mask[k] > 0 ? dy[pl * out_hw + o] : (real)0;
+                size_t k = pl * in_hw + maxpool_src(p, pl, o), ko = pl * out_hw + o;
+                dx[k] += !mask || mask[ko] > 0 ? dy[ko] : (real)0;
             }
     }
 }
@@ -317,7 +313,7 @@ static void maxpool_backward(layer *l, const real *dy, real *dx)
 {
     pool *p = (pool *)l;
     if (!dx) return;
-    if (dy) maxpool_route_add(p, dy, dx, p->relu_mask ? l->x : NULL, p->zero_dx);
+    if (dy) maxpool_route_add(p, dy, dx, p->relu_mask ? l->y : NULL, p->zero_dx);
     else if (p->zero_dx) memset(dx, 0, (size_t)l->n * layer_in_size(l) * sizeof(real));
 }
 

@@ -16,9 +16,9 @@
  * x fans out into both branches, so their adjoints simply accumulate into
  * dx / dx_t; the sum is add_* of nn/eltwise.c (linear, no second-order term);
  * every second-order term comes from the BatchNorms inside conv, handled by
- * the children. The block owns the skip conv's output and tangent and the
- * adjoints ds, ds_t, sized for ctx->max_n at build (the conv branch writes
- * into y, see res_forward).
+ * the children. The block owns the adjoints ds, ds_t, sized for ctx->max_n
+ * at build; the conv branch writes into y and the skip conv into ds (see
+ * res_forward).
  *
  * The sum and the final ReLU run fused, in one pass split over the OpenMP
  * threads (nn/parallel.h): forward s = yc + ys and y = [s > 0] s together;
@@ -43,8 +43,9 @@ typedef struct residual {
     layer base;
     layer *conv;               /* Sequential name.conv */
     layer *skip;               /* 1x1 conv name.skip, NULL for identity */
-    real *ys, *ys_t;           /* (max_n, OC, H, W) skip conv output and tangent, if any */
-    real *ds, *ds_t;           /* adjoints of the sum s = conv(x) + skip(x) */
+    real *ds, *ds_t;           /* (max_n, OC, H, W) adjoints of the sum s = conv(x) + skip(x);
+                                  in the forward (tangent) pass they hold the skip conv's
+                                  output (tangent) until the sum, see res_forward */
 } residual;
 
 static size_t res_count(const layer *l, int n) { return (size_t)n * layer_out_size(l); }
@@ -82,13 +83,15 @@ static void res_mask_into(const real *y, const real *dy, real *ds, size_t count)
  * BatchNorm) nor the skip conv reads its own output in any pass, and the
  * ReLU's mask is read from y, so the block keeps no copy of the branch
  * output or of the sum (two activations of the block's output size fewer:
- * Level 5 64x64 exact step, docs/BENCHMARKS.md). */
+ * Level 5 64x64 exact step, docs/BENCHMARKS.md). The skip conv's output is
+ * needed only by the sum, so it lives in ds (ds_t for the tangent), which
+ * the backward passes write afresh (res_mask_into) before they read it. */
 static void res_forward(layer *l, const real *x, real *y, int n)
 {
     residual *r = (residual *)l;
     layer_forward(r->conv, x, y, n);
-    if (r->skip) layer_forward(r->skip, x, r->ys, n);
-    res_sum_relu(y, r->skip ? r->ys : x, NULL, res_count(l, n));
+    if (r->skip) layer_forward(r->skip, x, r->ds, n);
+    res_sum_relu(y, r->skip ? r->ds : x, NULL, res_count(l, n));
 }
 
 static void res_backward(layer *l, const real *dy, real *dx)
@@ -107,8 +110,8 @@ static void res_tangent(layer *l, const real *x_t, real *y_t)
     residual *r = (residual *)l;
     size_t count = res_count(l, l->n);
     layer_tangent(r->conv, x_t, y_t);
-    if (r->skip) layer_tangent(r->skip, x_t, r->ys_t);
-    res_sum_relu(y_t, r->skip ? r->ys_t : x_t, l->y, count);
+    if (r->skip) layer_tangent(r->skip, x_t, r->ds_t);
+    res_sum_relu(y_t, r->skip ? r->ds_t : x_t, l->y, count);
 }
 
 static void res_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
@@ -136,8 +139,8 @@ static void res_destroy(layer *l)
     residual *r = (residual *)l;
     layer_destroy(r->conv);
     layer_destroy(r->skip);
-    free(r->ys); free(r->ys_t);
-    free(r->ds); free(r->ds_t);
+    free(r->ds);
+    free(r->ds_t);
     free(r);
 }
 
@@ -174,9 +177,5 @@ layer *residual_create(nn_ctx *ctx, const char *name, int in_c, int h, int w, in
     count = res_count(&r->base, ctx->max_n);
     r->ds = (real *)gc_calloc(count, sizeof(real));
     r->ds_t = (real *)gc_calloc(count, sizeof(real));
-    if (r->skip) {
-        r->ys = (real *)gc_calloc(count, sizeof(real));
-        r->ys_t = (real *)gc_calloc(count, sizeof(real));
-    }
     return &r->base;
 }

@@ -67,6 +67,8 @@ typedef struct sequential {
     layer base;
     int count;
     int owns_children;
+    int first_order;          /* a first-order view: one planned arena (see the top) */
+    int fresh;                /* first_order: a forward ran since the last backward */
     layer **child;            /* (count) */
     int *inplace;             /* (count) child k is a ReLU writing over its input */
     void (**fuse_relu)(layer *, int);   /* (count) child k applies the in-place ReLU
@@ -76,14 +78,22 @@ typedef struct sequential {
                                           when armed by this (nn/fuse.h), or NULL */
     real **act;               /* (count-1) boundaries, each (max_n, out size of child k);
                                  NULL where the next child runs in place */
-    real **act_t;             /* their tangents */
-    real *dact[2];            /* adjoints, ping-pong (see seq_backward), each */
-    real *dact_t[2];          /* (max_n, largest boundary it holds) */
+    real **act_t;             /* their tangents (general views only) */
+    real **dadj, **dadj_t;    /* (count-1) the adjoint (and its tangent) of boundary k:
+                                 where child k+1's backward writes it (seq_backward) */
+    real *dact[2];            /* general views: the two ping-pong buffers dadj and */
+    real *dact_t[2];          /* dadj_t point into, each (max_n, largest it holds) */
+    real *arena;              /* first-order views: act and dadj point into it */
 } sequential;
 
 static size_t seq_boundary_size(const sequential *s, int k, int n)
 {
     return (size_t)n * layer_out_size(s->child[k]);
+}
+
+static int seq_kind_is(const layer *l, const char *kind)
+{
+    return strcmp(l->ops->kind, kind) == 0;
 }
 
 /* p[0 .. count) = 0, in blocks of SEQ_ZERO_BLOCK split over the OpenMP
@@ -101,11 +111,17 @@ static void seq_zero(real *p, size_t count)
     }
 }
 
-/* Does child k's backward run in place on the adjoint of its output? An
- * in-place ReLU does, except as the last child (its dy is the caller's). */
+/* Does child k's backward run in place on the adjoint of its output, so
+ * that boundaries k-1 and k share one adjoint buffer? An in-place ReLU, and
+ * in a first-order view a BatchNorm armed to write its dx whole (it reads
+ * each channel of dy whole, for its means, before it writes that channel of
+ * dx, element by element: nn/batchnorm.c bn_adjoint_channel). Never the
+ * last child (its dy is the caller's) nor the first (its dx is). */
 static int seq_adjoint_inplace(const sequential *s, int k)
 {
-    return s->inplace[k] && k < s->count - 1;
+    if (k == 0 || k >= s->count - 1) return 0;
+    if (s->inplace[k]) return 1;
+    return s->first_order && s->fuse_zero[k] && seq_kind_is(s->child[k], "batchnorm2d");
 }
 
 /* The buffer child k writes its output to: the next boundary that does not
@@ -129,39 +145,42 @@ static void seq_forward(layer *l, const real *x, real *y, int n)
         if (s->fuse_relu[k]) s->fuse_relu[k](s->child[k], 0);
         if (done) relu_fuse_done(s->child[k], 0);
     }
+    s->fresh = 1;
 }
 
-/* Backward through the children in reverse. The adjoint of the current
- * boundary lives in dact[cur] (cur = -1: the caller's dy); each child writes
- * the adjoint of its input into the other buffer, zeroed first. An in-place
- * ReLU instead applies its Jacobian to dact[cur] where it is: its Jacobian
- * is diagonal, so J^T dy = J dy is exactly its tangent map, which
- * nn/activation.c computes in place (layer_tangent with x_t == y_t). */
+/* Backward through the children in reverse. Child k reads the adjoint of
+ * boundary k (dadj[k]; the caller's dy for the last child) and writes that
+ * of boundary k-1 (dadj[k-1]; the caller's dx for the first), zeroed first
+ * unless it writes it whole (nn/fuse.h). An in-place ReLU instead applies
+ * its Jacobian to the buffer where it is (dadj[k-1] == dadj[k]): its
+ * Jacobian is diagonal, so J^T dy = J dy is exactly its tangent map, which
+ * nn/activation.c computes in place (layer_tangent with x_t == y_t); an
+ * in-place BatchNorm (first-order views) writes its dx over its dy. */
 static void seq_backward(layer *l, const real *dy, real *dx)
 {
     sequential *s = (sequential *)l;
-    int k, cur = -1;
+    int k;
     if (!dy) return;
+    if (s->first_order) {   /* its adjoints reuse activations the forward left */
+        GC_CHECK(s->fresh);
+        s->fresh = 0;
+    }
     for (k = s->count - 1; k >= 0; k--) {
-        const real *din = cur < 0 ? dy : s->dact[cur];
-        real *dout;
-        if (seq_adjoint_inplace(s, k)) {
+        const real *din = k == s->count - 1 ? dy : s->dadj[k];
+        real *dout = k == 0 ? dx : s->dadj[k - 1];
+        int armed = 0;
+        if (seq_adjoint_inplace(s, k) && s->inplace[k]) {
             if (!s->fuse_mask[k + 1])   /* else the pool after it masked already */
-                layer_tangent(s->child[k], s->dact[cur], s->dact[cur]);
+                layer_tangent(s->child[k], dout, dout);
             continue;
         }
-        cur = cur == 0 ? 1 : 0;
-        if (k == 0) {
-            dout = dx;
-        } else {
-            dout = s->dact[cur];
-            if (!s->fuse_zero[k] || !s->fuse_zero[k](s->child[k], 1))
-                seq_zero(dout, seq_boundary_size(s, k - 1, l->n));
-        }
+        if (k > 0 && s->fuse_zero[k]) armed = s->fuse_zero[k](s->child[k], 1);
+        GC_CHECK(armed || din != dout);   /* in place: dx written over dy */
+        if (k > 0 && !armed) seq_zero(dout, seq_boundary_size(s, k - 1, l->n));
         if (s->fuse_mask[k]) maxpool2d_fuse_relu_mask(s->child[k], 1);
         layer_backward(s->child[k], din, dout);
         if (s->fuse_mask[k]) maxpool2d_fuse_relu_mask(s->child[k], 0);
-        if (k > 0 && s->fuse_zero[k]) s->fuse_zero[k](s->child[k], 0);
+        if (armed) s->fuse_zero[k](s->child[k], 0);
     }
 }
 
@@ -169,6 +188,7 @@ static void seq_tangent(layer *l, const real *x_t, real *y_t)
 {
     sequential *s = (sequential *)l;
     int k;
+    GC_CHECK(!s->first_order);
     for (k = 0; k < s->count; k++) {
         const real *in = k == 0 ? x_t : s->act_t[k - 1];
         real *out = k == s->count - 1 ? y_t : s->act_t[k];
@@ -176,33 +196,31 @@ static void seq_tangent(layer *l, const real *x_t, real *y_t)
     }
 }
 
+/* As seq_backward, for the pairs (dadj, dadj_t); dadj is needed even when
+ * dy is NULL (see the top). A ReLU has no second-order term. */
 static void seq_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
                                  real *dx_t)
 {
     sequential *s = (sequential *)l;
-    int k, cur;
+    int k;
     if (!dy_t) {
         seq_backward(l, dy, dx);
         return;
     }
-    cur = -1;   /* as in seq_backward, for the pairs (dact, dact_t) */
+    GC_CHECK(!s->first_order);
     for (k = s->count - 1; k >= 0; k--) {
-        const real *din = cur < 0 ? dy : s->dact[cur];
-        const real *din_t = cur < 0 ? dy_t : s->dact_t[cur];
-        real *dout, *dout_t;
+        int last = k == s->count - 1;
+        const real *din = last ? dy : s->dadj[k];
+        const real *din_t = last ? dy_t : s->dadj_t[k];
+        real *dout = k == 0 ? dx : s->dadj[k - 1];
+        real *dout_t = k == 0 ? dx_t : s->dadj_t[k - 1];
         if (seq_adjoint_inplace(s, k)) {   /* a ReLU: no second-order term */
-            layer_tangent(s->child[k], s->dact[cur], s->dact[cur]);
-            layer_tangent(s->child[k], s->dact_t[cur], s->dact_t[cur]);
+            layer_tangent(s->child[k], dout, dout);
+            layer_tangent(s->child[k], dout_t, dout_t);
             continue;
         }
-        cur = cur == 0 ? 1 : 0;
-        if (k == 0) {
-            dout = dx;
-            dout_t = dx_t;
-        } else {
+        if (k > 0) {
             size_t count = seq_boundary_size(s, k - 1, l->n);
-            dout = s->dact[cur];
-            dout_t = s->dact_t[cur];
             seq_zero(dout, count);
             seq_zero(dout_t, count);
         }
@@ -214,22 +232,26 @@ static void seq_destroy(layer *l)
 {
     sequential *s = (sequential *)l;
     int k;
-    for (k = 0; k < s->count - 1; k++) {
-        free(s->act[k]);
-        free(s->act_t[k]);
-    }
     if (s->owns_children)
         for (k = 0; k < s->count; k++) layer_destroy(s->child[k]);
-    free(s->act);
-    free(s->act_t);
-    free(s->inplace);
-    free(s->fuse_relu);
-    free(s->fuse_mask);
-    free(s->fuse_zero);
+    if (!s->first_order)
+        for (k = 0; k < s->count - 1; k++) {
+            free(s->act[k]);
+            free(s->act_t[k]);
+        }
     for (k = 0; k < 2; k++) {
         free(s->dact[k]);
         free(s->dact_t[k]);
     }
+    free(s->arena);
+    free(s->act);
+    free(s->act_t);
+    free(s->dadj);
+    free(s->dadj_t);
+    free(s->inplace);
+    free(s->fuse_relu);
+    free(s->fuse_mask);
+    free(s->fuse_zero);
     free(s->child);
     free(s);
 }
@@ -251,20 +273,214 @@ static int seq_relu_inplace(const layer *prev, const layer *next)
 {
     static const char *const producers[] = {"conv2d", "batchnorm2d", "dense"};
     size_t i;
-    if (strcmp(next->ops->kind, "relu") != 0) return 0;
+    if (!seq_kind_is(next, "relu")) return 0;
     if (layer_out_size(prev) != layer_in_size(next)) return 0;
     for (i = 0; i < sizeof producers / sizeof producers[0]; i++)
-        if (strcmp(prev->ops->kind, producers[i]) == 0) return 1;
+        if (seq_kind_is(prev, producers[i])) return 1;
     return 0;
 }
 
-layer *sequential_create(nn_ctx *ctx, const char *name, layer **children, int count,
-                         int owns_children)
+/* The in-place ReLUs and the fusions of nn/fuse.h, decided per view. */
+static void seq_decide_fusions(sequential *s)
+{
+    layer **children = s->child;
+    int k;
+    for (k = 1; k < s->count; k++)
+        s->inplace[k] = seq_relu_inplace(children[k - 1], children[k]);
+    for (k = 1; k < s->count; k++) {
+        const char *kind = children[k]->ops->kind;
+        int (*zero)(layer *, int) = strcmp(kind, "maxpool2d") == 0     ? maxpool2d_fuse_zero
+                                    : strcmp(kind, "batchnorm2d") == 0 ? batchnorm2d_fuse_zero
+                                    : strcmp(kind, "conv2d") == 0      ? conv2d_fuse_zero
+                                                                        : NULL;
+        if (s->inplace[k] && seq_kind_is(children[k - 1], "conv2d"))
+            s->fuse_relu[k - 1] = conv2d_fuse_relu;
+        if (s->inplace[k] && seq_kind_is(children[k - 1], "batchnorm2d"))
+            s->fuse_relu[k - 1] = batchnorm2d_fuse_relu;
+        if (k >= 2 && s->inplace[k - 1] && seq_kind_is(children[k], "maxpool2d"))
+            s->fuse_mask[k] = 1;
+        if (zero && zero(children[k], 0)) s->fuse_zero[k] = zero;
+    }
+}
+
+/* ---- Where the buffers live ---- */
+
+/* One buffer to place: `size` elements, live from step `first` to step
+ * `last` of the schedule (seq_step), placed at `offset` elements into the
+ * arena of a first-order view. */
+typedef struct seq_buf {
+    size_t size;
+    int first, last;
+    size_t offset;
+} seq_buf;
+
+/* Steps of the schedule: the forward of child k is step k, its backward
+ * step 2 count - 1 - k (the backward runs the children in reverse). */
+static int seq_fwd_step(const sequential *s, int k) { (void)s; return k; }
+static int seq_bwd_step(const sequential *s, int k) { return 2 * s->count - 1 - k; }
+
+/* Does the backward of child l read its input x / its output y? Layers are
+ * assumed to read both, except those known not to: a max-pool keeps its
+ * routes (and reads its output for a fused mask), a conv2d, BatchNorm or
+ * dense layer never reads its output (which is what lets a ReLU run in
+ * place after them). */
+static int seq_backward_reads_input(const layer *l) { return !seq_kind_is(l, "maxpool2d"); }
+
+static int seq_backward_reads_output(const layer *l)
+{
+    return !(seq_kind_is(l, "conv2d") || seq_kind_is(l, "batchnorm2d") ||
+             seq_kind_is(l, "dense"));
+}
+
+/* The activation buffer act[k] (boundary k, not followed by an in-place
+ * ReLU): written by child k (by its producer k-1 if child k is an in-place
+ * ReLU), live until the last pass that reads it. */
+static seq_buf seq_act_buf(const sequential *s, int k)
+{
+    seq_buf b = {0, 0, 0, 0};
+    int writer = s->inplace[k] ? k - 1 : k, last = seq_fwd_step(s, k + 1);
+    if (seq_backward_reads_input(s->child[k + 1])) last = seq_bwd_step(s, k + 1);
+    if (s->inplace[k] ? !s->fuse_mask[k + 1] : seq_backward_reads_output(s->child[k]))
+        if (seq_bwd_step(s, k) > last) last = seq_bwd_step(s, k);
+    b.size = seq_boundary_size(s, k, s->base.ctx->max_n);
+    b.first = seq_fwd_step(s, writer);
+    b.last = last;
+    return b;
+}
+
+/* The adjoint buffers in the order seq_backward fills them: group[j] is the
+ * buffer of the adjoint of boundary j (boundaries whose child runs in place
+ * share one), bufs[g] its size and lifetime. Returns the number of buffers. */
+static int seq_adjoint_groups(const sequential *s, int *group, seq_buf *bufs)
+{
+    int k, ng = 0;
+    for (k = s->count - 1; k >= 1; k--) {
+        size_t sz = seq_boundary_size(s, k - 1, s->base.ctx->max_n);
+        seq_buf *b;
+        if (seq_adjoint_inplace(s, k)) {
+            group[k - 1] = group[k];
+        } else {
+            group[k - 1] = ng;
+            b = &bufs[ng++];
+            b->size = 0;
+            b->offset = 0;
+            b->first = seq_bwd_step(s, k);   /* child k writes it */
+        }
+        b = &bufs[group[k - 1]];
+        if (sz > b->size) b->size = sz;
+        b->last = seq_bwd_step(s, k - 1);    /* child k-1 reads it */
+    }
+    return ng;
+}
+
+/* Offsets for bufs[0..n): largest first, each at the lowest offset free of
+ * every placed buffer live at an overlapping step (first fit). Returns the
+ * arena's size in elements. */
+#define SEQ_ALIGN 16   /* elements: buffers start on 64-byte boundaries */
+
+static size_t seq_place(seq_buf *bufs, int n)
+{
+    int *order = (int *)gc_calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+    int *placed = (int *)gc_calloc((size_t)(n > 0 ? n : 1), sizeof(int));
+    int i, j, np = 0;
+    size_t total = 0;
+    for (i = 0; i < n; i++) {
+        bufs[i].size = (bufs[i].size + SEQ_ALIGN - 1) / SEQ_ALIGN * SEQ_ALIGN;
+        order[i] = i;
+    }
+    for (i = 1; i < n; i++)   /* insertion sort: by size, largest first, stable */
+        for (j = i; j > 0 && bufs[order[j]].size > bufs[order[j - 1]].size; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (i = 0; i < n; i++) {
+        seq_buf *b = &bufs[order[i]];
+        size_t at = 0;
+        int moved = 1;
+        while (moved) {   /* move past every conflicting buffer until none is left */
+            moved = 0;
+            for (j = 0; j < np; j++) {
+                const seq_buf *c = &bufs[placed[j]];
+                int in_time = b->first <= c->last && c->first <= b->last;
+                if (in_time && at < c->offset + c->size && c->offset < at + b->size) {
+                    at = c->offset + c->size;
+                    moved = 1;
+                }
+            }
+        }
+        b->offset = at;
+        placed[np++] = order[i];
+        if (at + b->size > total) total = at + b->size;
+    }
+    free(order);
+    free(placed);
+    return total;
+}
+
+/* A first-order view: every activation buffer and adjoint buffer in one
+ * arena, placed by lifetime (seq_place). */
+static void seq_plan_first_order(sequential *s)
+{
+    int nb = s->count - 1, k, ng, nbuf = 0;
+    int *group = (int *)gc_calloc((size_t)nb, sizeof(int));
+    int *act_buf = (int *)gc_calloc((size_t)nb, sizeof(int));
+    seq_buf *bufs = (seq_buf *)gc_calloc((size_t)(2 * nb), sizeof(seq_buf));
+    size_t total;
+    ng = seq_adjoint_groups(s, group, bufs);
+    nbuf = ng;
+    for (k = 0; k < nb; k++)
+        if (!s->inplace[k + 1]) {
+            act_buf[k] = nbuf;
+            bufs[nbuf++] = seq_act_buf(s, k);
+        }
+    total = seq_place(bufs, nbuf);
+    s->arena = (real *)gc_calloc(total, sizeof(real));
+    for (k = 0; k < nb; k++) {
+        s->dadj[k] = s->arena + bufs[group[k]].offset;
+        if (!s->inplace[k + 1]) s->act[k] = s->arena + bufs[act_buf[k]].offset;
+    }
+    free(group);
+    free(act_buf);
+    free(bufs);
+}
+
+/* A general view: a buffer (and its tangent) per boundary, and two
+ * ping-pong pairs of adjoint buffers, the adjoint groups alternating
+ * between them, each as large as the largest group it holds. */
+static void seq_alloc_general(sequential *s)
+{
+    int nb = s->count - 1, k, g, ng;
+    int *group = (int *)gc_calloc((size_t)nb, sizeof(int));
+    seq_buf *bufs = (seq_buf *)gc_calloc((size_t)nb, sizeof(seq_buf));
+    size_t largest[2] = {0, 0};
+    for (k = 0; k < nb; k++) {
+        size_t sz = seq_boundary_size(s, k, s->base.ctx->max_n);
+        if (!s->inplace[k + 1]) s->act[k] = (real *)gc_calloc(sz, sizeof(real));
+        s->act_t[k] = (real *)gc_calloc(sz, sizeof(real));
+    }
+    ng = seq_adjoint_groups(s, group, bufs);
+    for (g = 0; g < ng; g++)
+        if (bufs[g].size > largest[g % 2]) largest[g % 2] = bufs[g].size;
+    for (k = 0; k < 2; k++)
+        if (largest[k]) {
+            s->dact[k] = (real *)gc_calloc(largest[k], sizeof(real));
+            s->dact_t[k] = (real *)gc_calloc(largest[k], sizeof(real));
+        }
+    for (k = 0; k < nb; k++) {
+        s->dadj[k] = s->dact[group[k] % 2];
+        s->dadj_t[k] = s->dact_t[group[k] % 2];
+    }
+    free(group);
+    free(bufs);
+}
+
+static layer *seq_create(nn_ctx *ctx, const char *name, layer **children, int count,
+                         int owns_children, int first_order)
 {
     sequential *s;
     const layer *first, *last;
-    size_t largest[2] = {0, 0};
-    int k, cur;
+    int k;
     GC_CHECK(count >= 1 && children != NULL);
     for (k = 0; k < count; k++) {
         GC_CHECK(children[k] != NULL);
@@ -278,52 +494,35 @@ layer *sequential_create(nn_ctx *ctx, const char *name, layer **children, int co
                last->out_c, last->out_h, last->out_w);
     s->count = count;
     s->owns_children = owns_children;
+    s->first_order = first_order;
     s->child = (layer **)gc_calloc((size_t)count, sizeof *s->child);
     memcpy(s->child, children, (size_t)count * sizeof *s->child);
     s->act = (real **)gc_calloc((size_t)count, sizeof *s->act);
     s->act_t = (real **)gc_calloc((size_t)count, sizeof *s->act_t);
+    s->dadj = (real **)gc_calloc((size_t)count, sizeof *s->dadj);
+    s->dadj_t = (real **)gc_calloc((size_t)count, sizeof *s->dadj_t);
     s->inplace = (int *)gc_calloc((size_t)count, sizeof *s->inplace);
     s->fuse_relu = (void (**)(layer *, int))gc_calloc((size_t)count, sizeof *s->fuse_relu);
     s->fuse_mask = (int *)gc_calloc((size_t)count, sizeof *s->fuse_mask);
     s->fuse_zero = (int (**)(layer *, int))gc_calloc((size_t)count, sizeof *s->fuse_zero);
-    for (k = 1; k < count; k++)
-        s->inplace[k] = seq_relu_inplace(children[k - 1], children[k]);
-    for (k = 1; k < count; k++) {   /* the fusions of nn/fuse.h */
-        const char *prev = children[k - 1]->ops->kind;
-        if (s->inplace[k] && strcmp(prev, "conv2d") == 0) s->fuse_relu[k - 1] = conv2d_fuse_relu;
-        if (s->inplace[k] && strcmp(prev, "batchnorm2d") == 0)
-            s->fuse_relu[k - 1] = batchnorm2d_fuse_relu;
-        if (seq_adjoint_inplace(s, k - 1) && strcmp(children[k]->ops->kind, "maxpool2d") == 0)
-            s->fuse_mask[k] = 1;
-        {
-            const char *kind = children[k]->ops->kind;
-            int (*zero)(layer *, int) = strcmp(kind, "maxpool2d") == 0     ? maxpool2d_fuse_zero
-                                        : strcmp(kind, "batchnorm2d") == 0 ? batchnorm2d_fuse_zero
-                                        : strcmp(kind, "conv2d") == 0      ? conv2d_fuse_zero
-                                                                            : NULL;
-            if (zero && zero(children[k], 0)) s->fuse_zero[k] = zero;
-        }
-    }
-    for (k = 0; k < count; k++) {
+    seq_decide_fusions(s);
+    for (k = 0; k < count; k++)
         if (children[k]->has_batchnorm) s->base.has_batchnorm = 1;
-        if (k < count - 1) {
-            size_t sz = seq_boundary_size(s, k, ctx->max_n);
-            if (!s->inplace[k + 1]) s->act[k] = (real *)gc_calloc(sz, sizeof(real));
-            s->act_t[k] = (real *)gc_calloc(sz, sizeof(real));
-        }
+    if (count > 1) {
+        if (first_order) seq_plan_first_order(s);
+        else seq_alloc_general(s);
     }
-    /* each adjoint buffer as large as the boundaries the backward order
-     * (seq_backward) puts into it */
-    for (k = count - 1, cur = -1; k >= 1; k--) {
-        size_t sz = seq_boundary_size(s, k - 1, ctx->max_n);
-        if (seq_adjoint_inplace(s, k)) continue;
-        cur = cur == 0 ? 1 : 0;
-        if (sz > largest[cur]) largest[cur] = sz;
-    }
-    for (k = 0; k < 2; k++)
-        if (largest[k]) {
-            s->dact[k] = (real *)gc_calloc(largest[k], sizeof(real));
-            s->dact_t[k] = (real *)gc_calloc(largest[k], sizeof(real));
-        }
     return &s->base;
+}
+
+layer *sequential_create(nn_ctx *ctx, const char *name, layer **children, int count,
+                         int owns_children)
+{
+    return seq_create(ctx, name, children, count, owns_children, 0);
+}
+
+layer *sequential_create_first_order(nn_ctx *ctx, const char *name, layer **children,
+                                     int count)
+{
+    return seq_create(ctx, name, children, count, 0, 1);
 }
