@@ -42,6 +42,12 @@ layer *batchnorm2d_create(nn_ctx *ctx, const char *name, int c, int h, int w);
  * named name.conv.{0,1,3,4}; skip = identity if in_c == out_c, else a 1x1 conv
  * with bias named name.skip. */
 layer *residual_create(nn_ctx *ctx, const char *name, int in_c, int h, int w, int out_c);
+/* The buffers a residual block can take from a first-order parent's arena
+ * (nn/sequential.c): fwd (elements) is used only during its forward, keep
+ * from its forward to its backward, bwd only during its backward;
+ * residual_bind hands them over (all NULL: its own again). */
+void residual_plan_elems(const layer *l, size_t *fwd, size_t *keep, size_t *bwd);
+void residual_bind(layer *l, real *fwd, real *keep, real *bwd);
 /* nn/se.c: squeeze-excitation, y = x * w[n,c], w = sigmoid(fc2(relu(fc1(gap(x))))),
  * fc1 = name.fc.2 (c -> c/reduction), fc2 = name.fc.4 (c/reduction -> c). */
 layer *se_create(nn_ctx *ctx, const char *name, int c, int h, int w, int reduction);
@@ -56,6 +62,16 @@ layer *sequential_create(nn_ctx *ctx, const char *name, layer **children, int co
  * model's trunk is one. */
 layer *sequential_create_first_order(nn_ctx *ctx, const char *name, layer **children,
                                      int count);
+/* Elements of the activation and adjoint buffers a sequential owns (its
+ * arena in a first-order view; tangent buffers not counted). */
+size_t sequential_buffer_elems(const layer *l);
+/* A general view's activations (keep) and adjoints from elsewhere: the
+ * elements each needs, and sequential_bind to use them (NULL, NULL: its own
+ * again). Only while no tangent pass runs: its tangent buffers stay its own.
+ * nn/residual.c binds its conv branch to its parent's arena this way. */
+size_t sequential_keep_elems(const layer *l);
+size_t sequential_adjoint_elems(const layer *l);
+void sequential_bind(layer *l, real *keep, real *adjoint);
 
 /* nn/eltwise.c: the two-input ops used inside residual and SE blocks, with
  * their four functions written out (tested in tests/test_eltwise.c).

@@ -44,8 +44,11 @@ typedef struct residual {
     layer *conv;               /* Sequential name.conv */
     layer *skip;               /* 1x1 conv name.skip, NULL for identity */
     real *ds, *ds_t;           /* (max_n, OC, H, W) adjoints of the sum s = conv(x) + skip(x);
-                                  in the forward (tangent) pass they hold the skip conv's
-                                  output (tangent) until the sum, see res_forward */
+                                  in the tangent pass ds_t holds the skip conv's tangent
+                                  until the sum */
+    real *ys;                  /* where the forward puts the skip conv's output: ds, or
+                                  the parent's arena while bound (residual_bind) */
+    real *own_ds;              /* the ds allocated at build (ds points elsewhere while bound) */
 } residual;
 
 static size_t res_count(const layer *l, int n) { return (size_t)n * layer_out_size(l); }
@@ -85,13 +88,14 @@ static void res_mask_into(const real *y, const real *dy, real *ds, size_t count)
  * output or of the sum (two activations of the block's output size fewer:
  * Level 5 64x64 exact step, docs/BENCHMARKS.md). The skip conv's output is
  * needed only by the sum, so it lives in ds (ds_t for the tangent), which
- * the backward passes write afresh (res_mask_into) before they read it. */
+ * the backward passes write afresh (res_mask_into) before they read it, or
+ * while bound in the parent's arena (ys). */
 static void res_forward(layer *l, const real *x, real *y, int n)
 {
     residual *r = (residual *)l;
     layer_forward(r->conv, x, y, n);
-    if (r->skip) layer_forward(r->skip, x, r->ds, n);
-    res_sum_relu(y, r->skip ? r->ds : x, NULL, res_count(l, n));
+    if (r->skip) layer_forward(r->skip, x, r->ys, n);
+    res_sum_relu(y, r->skip ? r->ys : x, NULL, res_count(l, n));
 }
 
 static void res_backward(layer *l, const real *dy, real *dx)
@@ -139,7 +143,7 @@ static void res_destroy(layer *l)
     residual *r = (residual *)l;
     layer_destroy(r->conv);
     layer_destroy(r->skip);
-    free(r->ds);
+    free(r->own_ds);
     free(r->ds_t);
     free(r);
 }
@@ -175,7 +179,37 @@ layer *residual_create(nn_ctx *ctx, const char *name, int in_c, int h, int w, in
         r->skip = conv2d_create(ctx, nm, in_c, h, w, out_c, 1, 1, 0, 1);
     }
     count = res_count(&r->base, ctx->max_n);
-    r->ds = (real *)gc_calloc(count, sizeof(real));
+    r->ds = r->ys = r->own_ds = (real *)gc_calloc(count, sizeof(real));
     r->ds_t = (real *)gc_calloc(count, sizeof(real));
     return &r->base;
+}
+
+/* Elements rounded up so that the next buffer starts on 64 bytes. */
+static size_t res_aligned(size_t n) { return (n + 15) / 16 * 16; }
+
+void residual_plan_elems(const layer *l, size_t *fwd, size_t *keep, size_t *bwd)
+{
+    const residual *r = (const residual *)l;
+    size_t count = res_aligned(res_count(l, l->ctx->max_n));
+    GC_CHECK(l->ops == &res_ops);
+    *fwd = r->skip ? count : 0;
+    *keep = sequential_keep_elems(r->conv);
+    *bwd = count + sequential_adjoint_elems(r->conv);
+}
+
+/* While bound, the skip output (forward), the conv branch's activations
+ * (forward to backward) and ds with the branch's adjoints (backward) live
+ * in the parent's arena; their lifetimes are what residual_plan_elems told
+ * the parent. The tangent buffers stay the block's own, which is why only
+ * a first-order parent (no tangent passes) binds. */
+void residual_bind(layer *l, real *fwd, real *keep, real *bwd)
+{
+    residual *r = (residual *)l;
+    int bound = bwd != NULL;
+    GC_CHECK(l->ops == &res_ops);
+    GC_CHECK(bound == (keep != NULL) && (bound || fwd == NULL) && (!bound || fwd || !r->skip));
+    r->ds = bound ? bwd : r->own_ds;
+    r->ys = bound && r->skip ? fwd : r->ds;
+    sequential_bind(r->conv, keep,
+                    bound ? bwd + res_aligned(res_count(l, l->ctx->max_n)) : NULL);
 }

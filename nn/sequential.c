@@ -78,12 +78,17 @@ typedef struct sequential {
                                           when armed by this (nn/fuse.h), or NULL */
     real **act;               /* (count-1) boundaries, each (max_n, out size of child k);
                                  NULL where the next child runs in place */
+    real **own_act;           /* general views: the buffers allocated for act (act points
+                                 elsewhere while bound, see sequential_bind) */
     real **act_t;             /* their tangents (general views only) */
     real **dadj, **dadj_t;    /* (count-1) the adjoint (and its tangent) of boundary k:
                                  where child k+1's backward writes it (seq_backward) */
+    int *adj_group;           /* (count-1) general views: dadj[k] is dact[adj_group[k] % 2] */
     real *dact[2];            /* general views: the two ping-pong buffers dadj and */
     real *dact_t[2];          /* dadj_t point into, each (max_n, largest it holds) */
+    size_t dact_len[2];       /* their lengths (elements) */
     real *arena;              /* first-order views: act and dadj point into it */
+    size_t arena_elems;       /* its length */
 } sequential;
 
 static size_t seq_boundary_size(const sequential *s, int k, int n)
@@ -234,9 +239,12 @@ static void seq_destroy(layer *l)
     int k;
     if (s->owns_children)
         for (k = 0; k < s->count; k++) layer_destroy(s->child[k]);
+    if (s->first_order)   /* the children outlive the view: unbind them */
+        for (k = 0; k < s->count; k++)
+            if (seq_kind_is(s->child[k], "residual")) residual_bind(s->child[k], NULL, NULL, NULL);
     if (!s->first_order)
         for (k = 0; k < s->count - 1; k++) {
-            free(s->act[k]);
+            free(s->own_act[k]);
             free(s->act_t[k]);
         }
     for (k = 0; k < 2; k++) {
@@ -245,6 +253,8 @@ static void seq_destroy(layer *l)
     }
     free(s->arena);
     free(s->act);
+    free(s->own_act);
+    free(s->adj_group);
     free(s->act_t);
     free(s->dadj);
     free(s->dadj_t);
@@ -422,26 +432,49 @@ static size_t seq_place(seq_buf *bufs, int n)
  * arena, placed by lifetime (seq_place). */
 static void seq_plan_first_order(sequential *s)
 {
-    int nb = s->count - 1, k, ng, nbuf = 0;
+    int nb = s->count - 1, k, j, nbuf;
     int *group = (int *)gc_calloc((size_t)nb, sizeof(int));
     int *act_buf = (int *)gc_calloc((size_t)nb, sizeof(int));
-    seq_buf *bufs = (seq_buf *)gc_calloc((size_t)(2 * nb), sizeof(seq_buf));
+    int *res_buf = (int *)gc_calloc((size_t)s->count, sizeof(int));
+    seq_buf *bufs = (seq_buf *)gc_calloc((size_t)(2 * nb + 3 * s->count), sizeof(seq_buf));
     size_t total;
-    ng = seq_adjoint_groups(s, group, bufs);
-    nbuf = ng;
+    nbuf = seq_adjoint_groups(s, group, bufs);
     for (k = 0; k < nb; k++)
         if (!s->inplace[k + 1]) {
             act_buf[k] = nbuf;
             bufs[nbuf++] = seq_act_buf(s, k);
         }
+    for (k = 0; k < s->count; k++)   /* a residual block's own buffers (nn/residual.c) */
+        if (seq_kind_is(s->child[k], "residual")) {
+            size_t sz[3];
+            int first[3], last[3];
+            residual_plan_elems(s->child[k], &sz[0], &sz[1], &sz[2]);
+            first[0] = last[0] = first[1] = seq_fwd_step(s, k);   /* fwd: its forward */
+            last[1] = first[2] = last[2] = seq_bwd_step(s, k);    /* keep: to its backward */
+            res_buf[k] = nbuf;                                     /* bwd: its backward */
+            for (j = 0; j < 3; j++) {
+                bufs[nbuf].size = sz[j];
+                bufs[nbuf].first = first[j];
+                bufs[nbuf].last = last[j];
+                nbuf++;
+            }
+        }
     total = seq_place(bufs, nbuf);
     s->arena = (real *)gc_calloc(total, sizeof(real));
+    s->arena_elems = total;
     for (k = 0; k < nb; k++) {
         s->dadj[k] = s->arena + bufs[group[k]].offset;
         if (!s->inplace[k + 1]) s->act[k] = s->arena + bufs[act_buf[k]].offset;
     }
+    for (k = 0; k < s->count; k++)
+        if (seq_kind_is(s->child[k], "residual")) {
+            const seq_buf *b = &bufs[res_buf[k]];
+            residual_bind(s->child[k], s->arena + b[0].offset, s->arena + b[1].offset,
+                          s->arena + b[2].offset);
+        }
     free(group);
     free(act_buf);
+    free(res_buf);
     free(bufs);
 }
 
@@ -451,12 +484,12 @@ static void seq_plan_first_order(sequential *s)
 static void seq_alloc_general(sequential *s)
 {
     int nb = s->count - 1, k, g, ng;
-    int *group = (int *)gc_calloc((size_t)nb, sizeof(int));
+    int *group = s->adj_group;
     seq_buf *bufs = (seq_buf *)gc_calloc((size_t)nb, sizeof(seq_buf));
     size_t largest[2] = {0, 0};
     for (k = 0; k < nb; k++) {
         size_t sz = seq_boundary_size(s, k, s->base.ctx->max_n);
-        if (!s->inplace[k + 1]) s->act[k] = (real *)gc_calloc(sz, sizeof(real));
+        if (!s->inplace[k + 1]) s->act[k] = s->own_act[k] = (real *)gc_calloc(sz, sizeof(real));
         s->act_t[k] = (real *)gc_calloc(sz, sizeof(real));
     }
     ng = seq_adjoint_groups(s, group, bufs);
@@ -464,6 +497,7 @@ static void seq_alloc_general(sequential *s)
         if (bufs[g].size > largest[g % 2]) largest[g % 2] = bufs[g].size;
     for (k = 0; k < 2; k++)
         if (largest[k]) {
+            s->dact_len[k] = largest[k];
             s->dact[k] = (real *)gc_calloc(largest[k], sizeof(real));
             s->dact_t[k] = (real *)gc_calloc(largest[k], sizeof(real));
         }
@@ -471,7 +505,6 @@ static void seq_alloc_general(sequential *s)
         s->dadj[k] = s->dact[group[k] % 2];
         s->dadj_t[k] = s->dact_t[group[k] % 2];
     }
-    free(group);
     free(bufs);
 }
 
@@ -501,6 +534,8 @@ static layer *seq_create(nn_ctx *ctx, const char *name, layer **children, int co
     s->act_t = (real **)gc_calloc((size_t)count, sizeof *s->act_t);
     s->dadj = (real **)gc_calloc((size_t)count, sizeof *s->dadj);
     s->dadj_t = (real **)gc_calloc((size_t)count, sizeof *s->dadj_t);
+    s->own_act = (real **)gc_calloc((size_t)count, sizeof *s->own_act);
+    s->adj_group = (int *)gc_calloc((size_t)count, sizeof *s->adj_group);
     s->inplace = (int *)gc_calloc((size_t)count, sizeof *s->inplace);
     s->fuse_relu = (void (**)(layer *, int))gc_calloc((size_t)count, sizeof *s->fuse_relu);
     s->fuse_mask = (int *)gc_calloc((size_t)count, sizeof *s->fuse_mask);
@@ -525,4 +560,56 @@ layer *sequential_create_first_order(nn_ctx *ctx, const char *name, layer **chil
                                      int count)
 {
     return seq_create(ctx, name, children, count, 0, 1);
+}
+
+size_t sequential_buffer_elems(const layer *l)
+{
+    const sequential *s = (const sequential *)l;
+    size_t total = 0;
+    int k;
+    GC_CHECK(l->ops == &seq_ops);
+    if (s->first_order) return s->arena_elems;
+    for (k = 0; k < s->count - 1; k++)
+        if (s->act[k]) total += seq_boundary_size(s, k, l->ctx->max_n);
+    for (k = 0; k < 2; k++) total += s->dact_len[k];
+    return total;
+}
+
+/* ---- Buffers from a parent's arena (nn/residual.c binds its conv branch) ---- */
+
+static size_t seq_aligned(size_t n) { return (n + SEQ_ALIGN - 1) / SEQ_ALIGN * SEQ_ALIGN; }
+
+size_t sequential_keep_elems(const layer *l)
+{
+    const sequential *s = (const sequential *)l;
+    size_t total = 0;
+    int k;
+    GC_CHECK(l->ops == &seq_ops && !s->first_order);
+    for (k = 0; k < s->count - 1; k++)
+        if (s->own_act[k]) total += seq_aligned(seq_boundary_size(s, k, l->ctx->max_n));
+    return total;
+}
+
+size_t sequential_adjoint_elems(const layer *l)
+{
+    const sequential *s = (const sequential *)l;
+    GC_CHECK(l->ops == &seq_ops && !s->first_order);
+    return seq_aligned(s->dact_len[0]) + seq_aligned(s->dact_len[1]);
+}
+
+void sequential_bind(layer *l, real *keep, real *adjoint)
+{
+    sequential *s = (sequential *)l;
+    real *base[2];
+    size_t off = 0;
+    int k;
+    GC_CHECK(l->ops == &seq_ops && !s->first_order);
+    for (k = 0; k < s->count - 1; k++)
+        if (s->own_act[k]) {
+            s->act[k] = keep ? keep + off : s->own_act[k];
+            off += seq_aligned(seq_boundary_size(s, k, l->ctx->max_n));
+        }
+    base[0] = adjoint ? adjoint : s->dact[0];
+    base[1] = adjoint ? adjoint + seq_aligned(s->dact_len[0]) : s->dact[1];
+    for (k = 0; k < s->count - 1; k++) s->dadj[k] = base[s->adj_group[k] % 2];
 }

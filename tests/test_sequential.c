@@ -15,6 +15,10 @@
  * - has_batchnorm is the OR of the children; in/out shapes; views
  *   (owns_children = 0) leave their children alive.
  * - zero children and mismatched shapes stop with GC_CHECK (death tests).
+ * - first-order views (the trunk's arena planned by liveness, BatchNorm's
+ *   backward in place, dead boundaries reused): the same bits as a general
+ *   view over the same children, in fewer buffer elements; a tangent pass,
+ *   or a second backward without a forward, stops with GC_CHECK.
  * Set LC_VERBOSE=1 to print every layercheck error.
  */
 #include "nn/layers.h"
@@ -418,6 +422,185 @@ static void test_bad_construction_aborts(void)
     CHECK(aborts(make_mismatched));
 }
 
+/* The children of check_first_order_bits: every kind whose backward reads
+ * its input, its output or neither, a BatchNorm backward in place (5, before
+ * a residual block) and one as the last child (9), a dead boundary (BN ->
+ * ReLU -> pool), a max-pool whose input is kept (7, after the residual). */
+enum { FO_K = 10 };
+
+static void fo_children(lc_env *e, int h, layer **ch)
+{
+    int h2 = h / 2, h4 = h2 / 2;
+    ch[0] = conv2d_create(&e->ctx, "f.0", 2, h, h, 3, 3, 1, 1, 1);
+    ch[1] = batchnorm2d_create(&e->ctx, "f.1", 3, h, h);
+    ch[2] = relu_create(&e->ctx, "f.2", 3, h, h);
+    ch[3] = maxpool2d_create(&e->ctx, "f.3", 3, h, h, 2, 2);
+    ch[4] = conv2d_create(&e->ctx, "f.4", 3, h2, h2, 4, 3, 1, 1, 1);
+    ch[5] = batchnorm2d_create(&e->ctx, "f.5", 4, h2, h2);
+    ch[6] = residual_create(&e->ctx, "f.6", 4, h2, h2, 5);
+    ch[7] = maxpool2d_create(&e->ctx, "f.7", 5, h2, h2, 2, 2);
+    ch[8] = conv2d_create(&e->ctx, "f.8", 5, h4, h4, 3, 3, 1, 1, 1);
+    ch[9] = batchnorm2d_create(&e->ctx, "f.9", 3, h4, h4);
+}
+
+/* One forward and backward of s; y, dx and the parameter gradients out. A
+ * first backward with another dy (after its own forward) leaves values in
+ * the adjoint buffers, which a missed zeroing would add in. */
+static void fo_run(lc_env *e, layer *s, const real *x, const real *dy, real *y, real *dx,
+                   size_t ny, size_t nx, int n)
+{
+    real *dy2 = (real *)gc_calloc(ny, sizeof(real));
+    size_t i;
+    for (i = 0; i < ny; i++) dy2[i] = 1 - dy[i];
+    layer_forward(s, x, y, n);
+    layer_backward(s, dy2, dx);
+    layer_forward(s, x, y, n);
+    ps_zero_grad(&e->ps);
+    memset(dx, 0, nx * sizeof(real));
+    layer_backward(s, dy, dx);
+    free(dy2);
+}
+
+static void check_first_order_bits(int h, int train)
+{
+    enum { N = 3 };
+    lc_env e;
+    layer *ch[FO_K], *gen, *fo;
+    real *x, *dy, *y1, *y2, *dx1, *dx2, *g1;
+    size_t nx = (size_t)N * 2 * h * h, ny, ng, i;
+    int k, bad = 0;
+    lc_env_init(&e, N, train, 29);
+    fo_children(&e, h, ch);
+    if (!train) lc_set_running_stats(&e.ps, 31);
+    gen = sequential_create(&e.ctx, "gen", ch, FO_K, 0);
+    ny = (size_t)N * layer_out_size(gen);
+    ng = e.ps.nvalue;
+    x = (real *)gc_calloc(nx, sizeof(real));
+    dx1 = (real *)gc_calloc(nx, sizeof(real));
+    dx2 = (real *)gc_calloc(nx, sizeof(real));
+    dy = (real *)gc_calloc(ny, sizeof(real));
+    y1 = (real *)gc_calloc(ny, sizeof(real));
+    y2 = (real *)gc_calloc(ny, sizeof(real));
+    g1 = (real *)gc_calloc(ng, sizeof(real));
+    lc_fill(&e.r, x, nx, 1.0, 0.0);
+    lc_fill(&e.r, dy, ny, 1.0, 0.0);
+    fo_run(&e, gen, x, dy, y1, dx1, ny, nx, N);   /* the residual block's own buffers */
+    memcpy(g1, e.ps.grad, ng * sizeof(real));
+    fo = sequential_create_first_order(&e.ctx, "fo", ch, FO_K);   /* binds the block */
+    fo_run(&e, fo, x, dy, y2, dx2, ny, nx, N);
+    for (i = 0; i < ny; i++) bad += y1[i] != y2[i];
+    for (i = 0; i < nx; i++) bad += dx1[i] != dx2[i];
+    for (i = 0; i < ng; i++) bad += g1[i] != e.ps.grad[i];
+    CHECK_MSG(bad == 0, "%dx%d train %d: %d values differ from the general view", h, h, train,
+              bad);
+    {   /* the gradients are not trivially equal: non-zero, finite */
+        double mx = 0;
+        for (i = 0; i < ng; i++) mx = fabs(g1[i]) > mx ? fabs(g1[i]) : mx;
+        CHECK(mx > 1e-3 && mx < 1e6);
+    }
+    /* the plan shares memory: the arena (which also holds the residual
+     * block's buffers) is smaller than the general view's buffers and the
+     * block's own together */
+    {
+        size_t fwd, keep, bwd, general;
+        residual_plan_elems(ch[6], &fwd, &keep, &bwd);
+        general = sequential_buffer_elems(gen) + fwd + keep + bwd;
+        CHECK_MSG(sequential_buffer_elems(fo) < general, "arena %zu >= general %zu",
+                  sequential_buffer_elems(fo), general);
+    }
+    /* destroying the view gives the block its own buffers back */
+    layer_destroy(fo);
+    fo_run(&e, gen, x, dy, y2, dx2, ny, nx, N);
+    bad = 0;
+    for (i = 0; i < nx; i++) bad += dx1[i] != dx2[i];
+    for (i = 0; i < ng; i++) bad += g1[i] != e.ps.grad[i];
+    CHECK_MSG(bad == 0, "after the first-order view: %d values differ", bad);
+    layer_destroy(gen);
+    for (k = 0; k < FO_K; k++) layer_destroy(ch[k]);
+    free(x); free(dx1); free(dx2); free(dy); free(y1); free(y2); free(g1);
+    lc_env_free(&e);
+}
+
+static void test_first_order_bits(void)
+{
+    check_first_order_bits(8, 1);
+    check_first_order_bits(8, 0);
+    check_first_order_bits(11, 1);   /* odd sizes: rows no pool window covers */
+}
+
+/* A first-order view on Level 2's pattern saves what it should:
+ * [conv BN ReLU pool] x2 conv BN, 16x16, 8 channels. In units of conv0's
+ * output (8x16x16 per sample) the boundaries are 1, 1 (BN -> ReLU, dead once
+ * pooled), 1/4, 1/2, 1/2 (dead), 1/8, 1/4. */
+static void test_first_order_plan_size(void)
+{
+    enum { N = 2, C = 8, H = 16 };
+    lc_env e;
+    layer *ch[10], *gen, *fo;
+    size_t unit = (size_t)N * C * H * H;
+    int k;
+    lc_env_init(&e, N, 1, 3);
+    ch[0] = conv2d_create(&e.ctx, "p.0", 1, H, H, C, 3, 1, 1, 1);
+    ch[1] = batchnorm2d_create(&e.ctx, "p.1", C, H, H);
+    ch[2] = relu_create(&e.ctx, "p.2", C, H, H);
+    ch[3] = maxpool2d_create(&e.ctx, "p.3", C, H, H, 2, 2);
+    ch[4] = conv2d_create(&e.ctx, "p.4", C, H / 2, H / 2, 2 * C, 3, 1, 1, 1);
+    ch[5] = batchnorm2d_create(&e.ctx, "p.5", 2 * C, H / 2, H / 2);
+    ch[6] = relu_create(&e.ctx, "p.6", 2 * C, H / 2, H / 2);
+    ch[7] = maxpool2d_create(&e.ctx, "p.7", 2 * C, H / 2, H / 2, 2, 2);
+    ch[8] = conv2d_create(&e.ctx, "p.8", 2 * C, H / 4, H / 4, 4 * C, 3, 1, 1, 1);
+    ch[9] = batchnorm2d_create(&e.ctx, "p.9", 4 * C, H / 4, H / 4);
+    gen = sequential_create(&e.ctx, "gen", ch, 10, 0);
+    fo = sequential_create_first_order(&e.ctx, "fo", ch, 10);
+    /* general: every boundary (the ReLUs in place), 29/8, and two
+     * ping-pong adjoint buffers of the largest boundary, 2 */
+    CHECK(sequential_buffer_elems(gen) == unit * 45 / 8);
+    /* first order: the peak is at the first pool's backward: conv0's output
+     * (kept for BN 1), the adjoint it writes (which BN 1 then overwrites in
+     * place), the pool's output and its adjoint, 1 + 1 + 1/4 + 1/4; first
+     * fit may leave a gap, but not a whole unit */
+    CHECK_MSG(sequential_buffer_elems(fo) < unit * 3, "arena %zu elements, unit %zu",
+              sequential_buffer_elems(fo), unit);
+    CHECK(sequential_buffer_elems(fo) >= unit * 5 / 2);
+    layer_destroy(gen);
+    layer_destroy(fo);
+    for (k = 0; k < 10; k++) layer_destroy(ch[k]);
+    lc_env_free(&e);
+}
+
+static void first_order_tangent(void)
+{
+    enum { N = 2, H = 8 };
+    lc_env e;
+    layer *ch[FO_K], *fo;
+    static real x[N * 2 * H * H], y[N * 3 * 2 * 2];
+    lc_env_init(&e, N, 1, 5);
+    fo_children(&e, H, ch);
+    fo = sequential_create_first_order(&e.ctx, "fo", ch, FO_K);
+    layer_forward(fo, x, y, N);
+    layer_tangent(fo, x, y);
+}
+
+static void first_order_second_backward(void)
+{
+    enum { N = 2, H = 8 };
+    lc_env e;
+    layer *ch[FO_K], *fo;
+    static real x[N * 2 * H * H], y[N * 3 * 2 * 2], dy[N * 3 * 2 * 2];
+    lc_env_init(&e, N, 1, 5);
+    fo_children(&e, H, ch);
+    fo = sequential_create_first_order(&e.ctx, "fo", ch, FO_K);
+    layer_forward(fo, x, y, N);
+    layer_backward(fo, dy, NULL);
+    layer_backward(fo, dy, NULL);
+}
+
+static void test_first_order_refusals(void)
+{
+    CHECK(aborts(first_order_tangent));
+    CHECK(aborts(first_order_second_backward));
+}
+
 /* A vector-input child (dense) accepts any shape of the same size. */
 static void test_flat_input_accepted(void)
 {
@@ -449,6 +632,9 @@ int main(int argc, char **argv)
         TEST_CASE(test_has_batchnorm_or),
         TEST_CASE(test_bad_construction_aborts),
         TEST_CASE(test_flat_input_accepted),
+        TEST_CASE(test_first_order_bits),
+        TEST_CASE(test_first_order_plan_size),
+        TEST_CASE(test_first_order_refusals),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));
 }
