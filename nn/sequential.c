@@ -51,6 +51,14 @@
  * dense adjoint (nn/pool.c) and the fused zeroing 27.1 -> 26.0 ms at 64x64
  * (unchanged at 28x28).
  *
+ * First-order views (sequential_create_first_order; the model's trunk):
+ * views that run only forward and then at most one backward, never a
+ * tangent pass (both GC_CHECKed). Their boundaries, adjoints and residual
+ * blocks' buffers share one arena, placed by lifetime over the schedule
+ * forward 0..K-1, backward K-1..0 (seq_plan_first_order); a BatchNorm's
+ * backward there runs in place. docs/MEMORY.md derives it and names the
+ * tests; general views keep the buffers described above.
+ *
  * Shapes: child k's output must equal child k+1's input (GC_CHECK); a child
  * whose input is a vector (F, 1, 1) also accepts any output with C*H*W = F
  * (NCHW memory is the same: PyTorch's Flatten in front of a Linear).
@@ -388,6 +396,18 @@ static int seq_adjoint_groups(const sequential *s, int *group, seq_buf *bufs)
  * arena's size in elements. */
 #define SEQ_ALIGN 16   /* elements: buffers start on 64-byte boundaries */
 
+/* May b sit at offset at, clear of every placed buffer live with it? */
+static int seq_fits(const seq_buf *bufs, const int *placed, int np, const seq_buf *b, size_t at)
+{
+    int j;
+    for (j = 0; j < np; j++) {
+        const seq_buf *c = &bufs[placed[j]];
+        int in_time = b->first <= c->last && c->first <= b->last;
+        if (in_time && at < c->offset + c->size && c->offset < at + b->size) return 0;
+    }
+    return 1;
+}
+
 static size_t seq_place(seq_buf *bufs, int n)
 {
     int *order = (int *)gc_calloc((size_t)(n > 0 ? n : 1), sizeof(int));
@@ -406,22 +426,16 @@ static size_t seq_place(seq_buf *bufs, int n)
         }
     for (i = 0; i < n; i++) {
         seq_buf *b = &bufs[order[i]];
-        size_t at = 0;
-        int moved = 1;
-        while (moved) {   /* move past every conflicting buffer until none is left */
-            moved = 0;
-            for (j = 0; j < np; j++) {
-                const seq_buf *c = &bufs[placed[j]];
-                int in_time = b->first <= c->last && c->first <= b->last;
-                if (in_time && at < c->offset + c->size && c->offset < at + b->size) {
-                    at = c->offset + c->size;
-                    moved = 1;
-                }
-            }
+        size_t best = (size_t)-1;
+        int c;
+        /* the lowest free offset is 0 or the end of a placed buffer */
+        for (c = -1; c < np; c++) {
+            size_t at = c < 0 ? 0 : bufs[placed[c]].offset + bufs[placed[c]].size;
+            if (at < best && seq_fits(bufs, placed, np, b, at)) best = at;
         }
-        b->offset = at;
+        b->offset = best;
         placed[np++] = order[i];
-        if (at + b->size > total) total = at + b->size;
+        if (best + b->size > total) total = best + b->size;
     }
     free(order);
     free(placed);
