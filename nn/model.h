@@ -14,7 +14,10 @@
  *
  * The model owns the activation between trunk and head (`act_a`), its
  * gradient and tangent buffers, and the logits; trunk and head are
- * sequential views (nn/sequential.c) that own their internal buffers.
+ * sequential views (nn/sequential.c) that own their internal buffers. The
+ * trunk is a first-order view: it runs forward and then at most one backward
+ * (never a tangent pass), so its buffers share one arena planned by lifetime
+ * (docs/MEMORY.md); call model_forward again before every model_backward.
  *
  * Head split (for cam/step.c's exact pass, docs/path-through-G.md): when the
  * head holds no BatchNorm and begins with pooling blocks that carry a
