@@ -94,10 +94,13 @@ typedef struct conv2d {
     int nb;              /* samples per group */
     int slots;           /* nb == 1: threads that run samples side by side (1 without OpenMP) */
     int dw_t;            /* dW is computed transposed, as dW^T = cols dy^T (see below) */
+    int implicit;        /* nb == 1, stride 1, not direct: forward and dW read the columns
+                            through gemm_src panels (implicit im2col, see below) */
+    size_t *off;         /* implicit: (IC*K*K) tap offsets in a padded image (nn/im2col.h) */
     /* Scratch of one call, in the context's shared scratch (nn/layer.h), laid
      * out one after the other; set by bind_scratch at the start of each call,
      * NULL where the length is 0: */
-    size_t col_len, stage_len, ws_len, part_len, tr_len;   /* in reals */
+    size_t col_len, stage_len, ws_len, part_len, tr_len, pad_len;   /* in reals */
     real *col;           /* (IC*K*K, max(nb, slots) * OH*OW): a group's columns, or one
                             sample's per slot; none if direct and nb == 1 */
     real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; none if nb == 1 */
@@ -105,6 +108,7 @@ typedef struct conv2d {
     real *dw_part;       /* nb == 1: (CONV_DW_BLOCKS, OC, IC*K*K) block partial sums of dW,
                             each (IC*K*K, OC) if dw_t */
     real *dw_tr;         /* nb > 1 and dw_t: (IC*K*K, OC) dW^T while it accumulates */
+    real *xpad;          /* implicit: (slots, im2col_pad_len) a padded sample per slot */
     int relu_out;        /* the next forward writes relu(y) (nn/fuse.h) */
     int zero_dx;         /* the next backward writes dx = fold(...), not += (nn/fuse.h) */
 } conv2d;
@@ -131,6 +135,7 @@ static void bind_scratch(conv2d *c)
     c->ws = take_scratch(&p, c->ws_len);
     c->dw_part = take_scratch(&p, c->part_len);
     c->dw_tr = take_scratch(&p, c->tr_len);
+    c->xpad = take_scratch(&p, c->pad_len);
 }
 
 /* dxs (IC, H, W) += fold(cols), or = fold(cols) if set (the caller's
@@ -285,6 +290,38 @@ static void slot_gemm(const conv2d *c, int t, int ta, int tb, int m, int n, int 
         gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, cc, ldc);
 }
 
+/*
+ * Implicit im2col (c->implicit: the per-sample path of a stride-1 conv with
+ * im2col). The forward product's B = cols and the weight gradient's cols
+ * operand are not written out by im2col and then packed by gemm: gemm
+ * takes them as a gemm_src whose panels are filled straight from a padded
+ * copy of the sample (nn/im2col.h), which saves a pass that writes the
+ * columns (IC*K*K*OH*OW reals per sample) and one that reads them. The
+ * packed values are the same, so the same bits. (The input gradient still
+ * goes through the columns: gemm writes them, col2im folds them.)
+ */
+static void slot_gemm_src(const conv2d *c, int t, int ta, int tb, int m, int n, int k,
+                          const real *a, int lda, const gemm_src *as, const real *b, int ldb,
+                          const gemm_src *bs, real beta, real *cc, int ldc)
+{
+    gemm_src_run(ta, tb, m, n, k, 1, a, lda, as, b, ldb, bs, beta, cc, ldc,
+                 c->ws ? c->ws + (size_t)t * gemm_workspace_len() : NULL);
+}
+
+/* Slot t's padded copy of sample xs, and v / src reading it as the columns
+ * (fill: im2col_fill for cols, im2col_fill_t for cols^T). */
+static void sample_src(const conv2d *c, const real *xs, int t, im2col_view *v, gemm_src *src,
+                       void (*fill)(const void *, size_t, size_t, size_t, size_t, int, real *))
+{
+    real *xp = c->xpad + (size_t)t * im2col_pad_len(&c->g);
+    im2col_pad(&c->g, xs, xp);
+    v->g = &c->g;
+    v->xp = xp;
+    v->off = c->off;
+    src->fill = fill;
+    src->ctx = v;
+}
+
 /* The columns of sample xs on slot t (xs itself for a direct conv). */
 static const real *sample_columns(conv2d *c, const real *xs, int t)
 {
@@ -299,7 +336,14 @@ static void apply_sample(conv2d *c, const real *w, const real *bias, int relu, c
                          real *ys, int t)
 {
     int oc = c->base.out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, o;
-    slot_gemm(c, t, 0, 0, oc, ohw, ckk, w, ckk, sample_columns(c, xs, t), ohw, 0, ys, ohw);
+    if (c->implicit) {
+        im2col_view v;
+        gemm_src src;
+        sample_src(c, xs, t, &v, &src, im2col_fill);
+        slot_gemm_src(c, t, 0, 0, oc, ohw, ckk, w, ckk, NULL, NULL, 0, &src, 0, ys, ohw);
+    } else {
+        slot_gemm(c, t, 0, 0, oc, ohw, ckk, w, ckk, sample_columns(c, xs, t), ohw, 0, ys, ohw);
+    }
     if (bias || relu)
         for (o = 0; o < oc; o++) {
             real *yo = ys + (size_t)o * c->ohw;
@@ -342,8 +386,21 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
             int j;
             real *part = c->dw_part + (size_t)b * wlen;
             for (j = lo; j < hi; j++) {
-                const real *cols = sample_columns(c, xx + (size_t)j * in_sz, t);
                 const real *dys = dd + (size_t)j * out_sz;
+                const real *cols;
+                if (c->implicit) {   /* the same products, cols^T from a gemm_src */
+                    im2col_view v;
+                    gemm_src src;
+                    sample_src(c, xx + (size_t)j * in_sz, t, &v, &src, im2col_fill_t);
+                    if (c->dw_t)
+                        slot_gemm_src(c, t, 0, 1, ckk, oc, ohw, NULL, 0, &src, dys, ohw, NULL,
+                                      j == lo ? 0 : 1, part, oc);
+                    else
+                        slot_gemm_src(c, t, 0, 1, oc, ckk, ohw, dys, ohw, NULL, NULL, 0, &src,
+                                      j == lo ? 0 : 1, part, ckk);
+                    continue;
+                }
+                cols = sample_columns(c, xx + (size_t)j * in_sz, t);
                 if (c->dw_t)   /* part (IC*K*K, OC) = sum_j cols_j dy_j^T */
                     slot_gemm(c, t, 0, 1, ckk, oc, ohw, cols, ohw, dys, ohw, j == lo ? 0 : 1,
                               part, oc);
@@ -521,6 +578,7 @@ static void conv2d_backward(layer *l, const real *dy, real *dx)
 
 static void conv2d_destroy(layer *l)
 {
+    free(((conv2d *)l)->off);
     free(l);   /* its scratch belongs to the context */
 }
 
@@ -617,6 +675,13 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     if (c->nb == 1) c->part_len = scratch_len((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk);
     else if (c->dw_t) c->tr_len = scratch_len((size_t)out_c * c->ckk);
     if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)c->nb);
-    ctx_reserve_scratch(ctx, c->col_len + c->stage_len + c->ws_len + c->part_len + c->tr_len);
+    c->implicit = c->nb == 1 && !c->direct && stride == 1;
+    if (c->implicit) {
+        c->off = (size_t *)gc_calloc(c->ckk, sizeof(size_t));
+        im2col_offsets(&c->g, c->off);
+        c->pad_len = scratch_len(im2col_pad_len(&c->g) * (size_t)c->slots);
+    }
+    ctx_reserve_scratch(ctx, c->col_len + c->stage_len + c->ws_len + c->part_len + c->tr_len +
+                                 c->pad_len);
     return &c->base;
 }

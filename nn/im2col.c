@@ -227,3 +227,167 @@ void col2im_add(const conv_geom *g, const real *col, real *x)
     col2im_add_ld(g, col, (size_t)g->oh * g->ow, x);
 }
 
+
+/* ---- implicit im2col (stride 1): gemm_src panels from a padded image ---- */
+
+size_t im2col_pad_len(const conv_geom *g)
+{
+    return (size_t)g->c * (size_t)(g->h + 2 * g->pad) * (size_t)(g->w + 2 * g->pad);
+}
+
+void im2col_pad(const conv_geom *g, const real *x, real *xp)
+{
+    size_t hp = (size_t)g->h + 2 * (size_t)g->pad, wp = (size_t)g->w + 2 * (size_t)g->pad;
+    size_t pad = (size_t)g->pad, w = (size_t)g->w;
+    int c, i;
+    for (c = 0; c < g->c; c++) {
+        real *pl = xp + (size_t)c * hp * wp;
+        const real *xc = x + (size_t)c * g->h * w;
+        memset(pl, 0, pad * wp * sizeof(real));
+        for (i = 0; i < g->h; i++) {
+            real *row = pl + (pad + (size_t)i) * wp;
+            size_t j;
+            for (j = 0; j < pad; j++) row[j] = row[pad + w + j] = 0;
+            memcpy(row + pad, xc + (size_t)i * w, w * sizeof(real));
+        }
+        memset(pl + (pad + (size_t)g->h) * wp, 0, pad * wp * sizeof(real));
+    }
+}
+
+void im2col_offsets(const conv_geom *g, size_t *off)
+{
+    size_t hp = (size_t)g->h + 2 * (size_t)g->pad, wp = (size_t)g->w + 2 * (size_t)g->pad;
+    int c, ki, kj;
+    size_t r = 0;
+    for (c = 0; c < g->c; c++)
+        for (ki = 0; ki < g->k; ki++)
+            for (kj = 0; kj < g->k; kj++) off[r++] = (size_t)c * hp * wp + (size_t)ki * wp + kj;
+}
+
+/* The widest panel a gemm path asks for (its NR or MR). */
+#define IM2COL_MAX_W 64
+
+/* dst[p*w + j] = src_p[j] for j < w, src_p = base + off[p], p < kc. In the
+ * two common widths a memcpy of a constant size, which compilers emit as a
+ * few vector moves (a loop over j was vectorised over p instead, with
+ * gathers, 3x slower). */
+static void fill_rows(real *restrict dst, int w, const real *base, const size_t *off, size_t kc)
+{
+    size_t p;
+    int j;
+    if (w == 16) {
+        for (p = 0; p < kc; p++) memcpy(dst + p * 16, base + off[p], 16 * sizeof(real));
+    } else if (w == 8) {
+        for (p = 0; p < kc; p++) memcpy(dst + p * 8, base + off[p], 8 * sizeof(real));
+    } else {
+        for (p = 0; p < kc; p++) {
+            const real *s = base + off[p];
+            real *d = dst + p * (size_t)w;
+            for (j = 0; j < w; j++) d[j] = s[j];
+        }
+    }
+}
+
+/* X = col (C*K*K x OH*OW): panel s holds pixels j0+s .. j0+s+w-1 of rows
+ * k0 .. k0+kc-1. A panel inside one output row is one run of w values of
+ * xp per row; one that crosses row ends (or the last, short one) is cut into
+ * runs, zeros after the last pixel. */
+void im2col_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w, real *dst)
+{
+    const im2col_view *v = (const im2col_view *)ctx;
+    const conv_geom *g = v->g;
+    size_t ow = (size_t)g->ow, wp = (size_t)g->w + 2 * (size_t)g->pad;
+    const size_t *off = v->off + k0;
+    size_t s;
+    GC_CHECK(g->stride == 1 && w >= 1 && w <= IM2COL_MAX_W);
+    for (s = 0; s < nc; s += (size_t)w) {
+        size_t q0 = j0 + s, cnt = nc - s < (size_t)w ? nc - s : (size_t)w;
+        size_t oi = q0 / ow, oj = q0 % ow;
+        real *d = dst + s * kc;
+        if (cnt == (size_t)w && oj + cnt <= ow) {
+            fill_rows(d, w, v->xp + oi * wp + oj, off, kc);
+        } else {
+            size_t run_j[IM2COL_MAX_W], run_o[IM2COL_MAX_W], run_len[IM2COL_MAX_W];
+            size_t nrun = 0, j = 0, p, t, u;
+            while (j < cnt) {
+                size_t len = ow - oj < cnt - j ? ow - oj : cnt - j;
+                run_j[nrun] = j;
+                run_o[nrun] = oi * wp + oj;
+                run_len[nrun++] = len;
+                j += len;
+                oi++;
+                oj = 0;
+            }
+            for (p = 0; p < kc; p++) {
+                const real *src = v->xp + off[p];
+                real *dd = d + p * (size_t)w;
+                for (t = 0; t < nrun; t++)
+                    for (u = 0; u < run_len[t]; u++) dd[run_j[t] + u] = src[run_o[t] + u];
+                for (j = cnt; j < (size_t)w; j++) dd[j] = 0;
+            }
+        }
+    }
+}
+
+/* d[t*w + i] = r_i[t] for t < len, i < cnt (r_i = base + off[i]), and 0 for
+ * cnt <= i < w: a transposing copy, eight (then four) sources at a time
+ * through named pointers (as nn/gemm_body.h's gather_rows). */
+static void gather_taps(real *restrict d, size_t w, const real *base, const size_t *off,
+                        size_t cnt, size_t len)
+{
+    size_t i = 0, t;
+    for (; i + 8 <= cnt; i += 8) {
+        const real *r0 = base + off[i], *r1 = base + off[i + 1], *r2 = base + off[i + 2];
+        const real *r3 = base + off[i + 3], *r4 = base + off[i + 4], *r5 = base + off[i + 5];
+        const real *r6 = base + off[i + 6], *r7 = base + off[i + 7];
+        real *q = d + i;
+        for (t = 0; t < len; t++) {
+            real *o = q + t * w;
+            o[0] = r0[t]; o[1] = r1[t]; o[2] = r2[t]; o[3] = r3[t];
+            o[4] = r4[t]; o[5] = r5[t]; o[6] = r6[t]; o[7] = r7[t];
+        }
+    }
+    for (; i + 4 <= cnt; i += 4) {
+        const real *r0 = base + off[i], *r1 = base + off[i + 1], *r2 = base + off[i + 2];
+        const real *r3 = base + off[i + 3];
+        real *q = d + i;
+        for (t = 0; t < len; t++) {
+            real *o = q + t * w;
+            o[0] = r0[t]; o[1] = r1[t]; o[2] = r2[t]; o[3] = r3[t];
+        }
+    }
+    for (; i < cnt; i++) {
+        const real *r0 = base + off[i];
+        for (t = 0; t < len; t++) d[t * w + i] = r0[t];
+    }
+    if (cnt < w)
+        for (t = 0; t < len; t++) {
+            size_t j;
+            for (j = cnt; j < w; j++) d[t * w + j] = 0;
+        }
+}
+
+/* X = col^T (OH*OW x C*K*K): panel s holds taps j0+s .. j0+s+w-1 of pixels
+ * k0 .. k0+kc-1, one output row's run of pixels at a time. */
+void im2col_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w,
+                   real *dst)
+{
+    const im2col_view *v = (const im2col_view *)ctx;
+    const conv_geom *g = v->g;
+    size_t ow = (size_t)g->ow, wp = (size_t)g->w + 2 * (size_t)g->pad;
+    size_t s;
+    GC_CHECK(g->stride == 1 && w >= 1 && w <= IM2COL_MAX_W);
+    for (s = 0; s < nc; s += (size_t)w) {
+        size_t cnt = nc - s < (size_t)w ? nc - s : (size_t)w;
+        const size_t *off = v->off + j0 + s;
+        real *d = dst + s * kc;
+        size_t p = 0, q = k0;
+        while (p < kc) {
+            size_t oi = q / ow, oj = q % ow;
+            size_t len = ow - oj < kc - p ? ow - oj : kc - p;
+            gather_taps(d + p * (size_t)w, (size_t)w, v->xp + oi * wp + oj, off, cnt, len);
+            p += len;
+            q += len;
+        }
+    }
+}
