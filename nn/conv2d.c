@@ -39,7 +39,11 @@
  * order of that layer's dW and db (blocks of samples instead of groups).
  * The backward pass recomputes the columns instead of keeping the forward's
  * (a cache would cost IC*K*K*OH*OW reals per sample and layer; im2col is a
- * copy, small next to the products). (Columns in the transposed layout
+ * copy, small next to the products). On the per-sample path of stride-1
+ * convs the forward and dW never write the columns out: gemm packs them
+ * straight from a padded copy of the sample (implicit im2col, gemm_src;
+ * see sample_src below; Level 1 64x64 exact step 25.3 -> 21.0 ms, one
+ * thread, same bits). (Columns in the transposed layout
  * would let dW's gemm skip its transposing pack, 1.3x-1.5x faster, but
  * writing them costs more than that; computing dx's columns a few input
  * channels at a time, so that col2im reads them back from cache, made the
@@ -100,7 +104,7 @@ typedef struct conv2d {
     /* Scratch of one call, in the context's shared scratch (nn/layer.h), laid
      * out one after the other; set by bind_scratch at the start of each call,
      * NULL where the length is 0: */
-    size_t col_len, stage_len, ws_len, part_len, tr_len, pad_len;   /* in reals */
+    size_t col_len, stage_len, ws_len, part_len, tr_len, pad_len, sum_len;   /* in reals */
     real *col;           /* (IC*K*K, max(nb, slots) * OH*OW): a group's columns, or one
                             sample's per slot; none if direct and nb == 1 */
     real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; none if nb == 1 */
@@ -109,6 +113,7 @@ typedef struct conv2d {
                             each (IC*K*K, OC) if dw_t */
     real *dw_tr;         /* nb > 1 and dw_t: (IC*K*K, OC) dW^T while it accumulates */
     real *xpad;          /* implicit: (slots, im2col_pad_len) a padded sample per slot */
+    real *db_sums;       /* nb == 1 with bias: (max_n, OC) per-sample channel sums of dy */
     int relu_out;        /* the next forward writes relu(y) (nn/fuse.h) */
     int zero_dx;         /* the next backward writes dx = fold(...), not += (nn/fuse.h) */
 } conv2d;
@@ -136,6 +141,7 @@ static void bind_scratch(conv2d *c)
     c->dw_part = take_scratch(&p, c->part_len);
     c->dw_tr = take_scratch(&p, c->tr_len);
     c->xpad = take_scratch(&p, c->pad_len);
+    c->db_sums = take_scratch(&p, c->sum_len);
 }
 
 /* dxs (IC, H, W) += fold(cols), or = fold(cols) if set (the caller's
@@ -363,7 +369,21 @@ static void apply_samples(conv2d *c, const real *w, const real *bias, int relu, 
                      GC_THREAD_NUM());
 }
 
-/* The pair (xx, dd) for nb == 1: dw, db, dxx, set as conv_adjoint. */
+/* sums[o] = (real)lanes_sum(dys + o*ohw, ohw) for o < oc: the bias
+ * gradient's per-sample terms. (Two channels interleaved in one loop, for
+ * two independent chains of additions, came out 1.7x slower than this: the
+ * processor overlaps the consecutive sums already, and gcc vectorised the
+ * pair badly.) */
+static void channel_sums(const real *dys, size_t ohw, int oc, real *sums)
+{
+    int o;
+    for (o = 0; o < oc; o++) sums[o] = (real)lanes_sum(dys + (size_t)o * ohw, ohw);
+}
+
+/* The pair (xx, dd) for nb == 1: dw, db, dxx, set as conv_adjoint. With dw,
+ * db's per-sample sums are taken in the weight gradient's loop, where each
+ * sample's dy is read anyway (c->db_sums), and added in sample order after
+ * it: the same additions as db's own loop, without its pass over dy. */
 static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real *dd, real *dw,
                             real *db, real *dxx, int set)
 {
@@ -371,7 +391,8 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
     size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l);
     size_t wlen = (size_t)l->out_c * c->ckk;
     int oc = l->out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, n = l->n, sm, b, o;
-    if (db) {   /* channels over threads; each sums its samples in order */
+    real *sums = db && dw ? c->db_sums : NULL;
+    if (db && !sums) {   /* channels over threads; each sums its samples in order */
         GC_OMP_FOR((size_t)n * out_sz)
         for (o = 0; o < oc; o++)
             for (sm = 0; sm < n; sm++)
@@ -388,6 +409,7 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
             for (j = lo; j < hi; j++) {
                 const real *dys = dd + (size_t)j * out_sz;
                 const real *cols;
+                if (sums) channel_sums(dys, c->ohw, oc, sums + (size_t)j * oc);
                 if (c->implicit) {   /* the same products, cols^T from a gemm_src */
                     im2col_view v;
                     gemm_src src;
@@ -409,6 +431,9 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
                               part, ckk);
             }
         }
+        if (sums)
+            for (o = 0; o < oc; o++)
+                for (sm = 0; sm < n; sm++) db[o] += sums[(size_t)sm * oc + o];
         for (b = 0; b < CONV_DW_BLOCKS; b++) {
             const real *part = c->dw_part + (size_t)b * wlen;
             if (n * (b + 1) / CONV_DW_BLOCKS == n * b / CONV_DW_BLOCKS) continue;   /* empty */
@@ -676,12 +701,13 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     else if (c->dw_t) c->tr_len = scratch_len((size_t)out_c * c->ckk);
     if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)c->nb);
     c->implicit = c->nb == 1 && !c->direct && stride == 1;
+    if (c->nb == 1 && c->has_bias) c->sum_len = scratch_len((size_t)ctx->max_n * (size_t)out_c);
     if (c->implicit) {
         c->off = (size_t *)gc_calloc(c->ckk, sizeof(size_t));
         im2col_offsets(&c->g, c->off);
         c->pad_len = scratch_len(im2col_pad_len(&c->g) * (size_t)c->slots);
     }
     ctx_reserve_scratch(ctx, c->col_len + c->stage_len + c->ws_len + c->part_len + c->tr_len +
-                                 c->pad_len);
+                                 c->pad_len + c->sum_len);
     return &c->base;
 }

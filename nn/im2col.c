@@ -329,17 +329,26 @@ void im2col_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, in
     }
 }
 
-/* d[t*w + i] = r_i[t] for t < len, i < cnt (r_i = base + off[i]), and 0 for
- * cnt <= i < w: a transposing copy, eight (then four) sources at a time
- * through named pointers (as nn/gemm_body.h's gather_rows). */
+/* Zeros read in place of the missing taps of a short panel (runs of pixels
+ * are cut to this length). */
+#define IM2COL_ZERO_LEN 256
+static const real im2col_zeros[IM2COL_ZERO_LEN];
+
+/* d[t*w + i] = r_i[t] for t < len, i < w, r_i = base + off[i] for i < cnt
+ * and the zeros for cnt <= i < w (len <= IM2COL_ZERO_LEN): a transposing
+ * copy, eight (then four) sources at a time through named pointers (as
+ * nn/gemm_body.h's gather_rows). The missing taps are read from zeros like
+ * the others (zeroing them with a loop per pixel became a memset call per
+ * pixel). */
 static void gather_taps(real *restrict d, size_t w, const real *base, const size_t *off,
                         size_t cnt, size_t len)
 {
+    const real *src[IM2COL_MAX_W];
     size_t i = 0, t;
-    for (; i + 8 <= cnt; i += 8) {
-        const real *r0 = base + off[i], *r1 = base + off[i + 1], *r2 = base + off[i + 2];
-        const real *r3 = base + off[i + 3], *r4 = base + off[i + 4], *r5 = base + off[i + 5];
-        const real *r6 = base + off[i + 6], *r7 = base + off[i + 7];
+    for (i = 0; i < w; i++) src[i] = i < cnt ? base + off[i] : im2col_zeros;
+    for (i = 0; i + 8 <= w; i += 8) {
+        const real *r0 = src[i], *r1 = src[i + 1], *r2 = src[i + 2], *r3 = src[i + 3];
+        const real *r4 = src[i + 4], *r5 = src[i + 5], *r6 = src[i + 6], *r7 = src[i + 7];
         real *q = d + i;
         for (t = 0; t < len; t++) {
             real *o = q + t * w;
@@ -347,24 +356,18 @@ static void gather_taps(real *restrict d, size_t w, const real *base, const size
             o[4] = r4[t]; o[5] = r5[t]; o[6] = r6[t]; o[7] = r7[t];
         }
     }
-    for (; i + 4 <= cnt; i += 4) {
-        const real *r0 = base + off[i], *r1 = base + off[i + 1], *r2 = base + off[i + 2];
-        const real *r3 = base + off[i + 3];
+    for (; i + 4 <= w; i += 4) {
+        const real *r0 = src[i], *r1 = src[i + 1], *r2 = src[i + 2], *r3 = src[i + 3];
         real *q = d + i;
         for (t = 0; t < len; t++) {
             real *o = q + t * w;
             o[0] = r0[t]; o[1] = r1[t]; o[2] = r2[t]; o[3] = r3[t];
         }
     }
-    for (; i < cnt; i++) {
-        const real *r0 = base + off[i];
+    for (; i < w; i++) {
+        const real *r0 = src[i];
         for (t = 0; t < len; t++) d[t * w + i] = r0[t];
     }
-    if (cnt < w)
-        for (t = 0; t < len; t++) {
-            size_t j;
-            for (j = cnt; j < w; j++) d[t * w + j] = 0;
-        }
 }
 
 /* X = col^T (OH*OW x C*K*K): panel s holds taps j0+s .. j0+s+w-1 of pixels
@@ -385,6 +388,7 @@ void im2col_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, 
         while (p < kc) {
             size_t oi = q / ow, oj = q % ow;
             size_t len = ow - oj < kc - p ? ow - oj : kc - p;
+            if (len > IM2COL_ZERO_LEN) len = IM2COL_ZERO_LEN;
             gather_taps(d + p * (size_t)w, (size_t)w, v->xp + oi * wp + oj, off, cnt, len);
             p += len;
             q += len;

@@ -18,6 +18,7 @@
  */
 #include "nn/gemm.h"
 #include "nn/im2col.h"
+#include "nn/lanes.h"
 #include "nn/layers.h"
 #include "tests/layercheck.h"
 #include "tests/test.h"
@@ -221,7 +222,9 @@ static void test_more_outputs_than_taps(void)
  * nn/conv2d.c sums it, per block of samples (8 fixed blocks of the batch)
  * part = sum_j (dy_j cols_j^T, or cols_j dy_j^T transposed when IC*K*K > OC)
  * with gemm's beta = 0 for the block's first sample, then the blocks added
- * to dW in order (empty blocks skipped).
+ * to dW in order (empty blocks skipped); and db, whose per-sample sums are
+ * taken inside that loop, bit for bit as db[o] += lanes_sum(dy_s[o]) in
+ * sample order.
  */
 #define TEST_DW_BLOCKS 8
 
@@ -236,8 +239,9 @@ static int implicit_bits(geo g, int n, int bias)
     real *dy = (real *)calloc(ny, sizeof(real)), *dx = (real *)calloc(nx, sizeof(real));
     real *yr = (real *)calloc(ny, sizeof(real)), *dwr = (real *)calloc(nw, sizeof(real));
     real *cols = (real *)calloc(ckk * ohw, sizeof(real)), *part = (real *)calloc(nw, sizeof(real));
+    real *dbr = (real *)calloc((size_t)g.oc, sizeof(real));
     const real *w, *b = NULL;
-    int dw_t = ckk > (size_t)g.oc, s, blk, bad = 0;
+    int dw_t = ckk > (size_t)g.oc, s, blk, o, bad = 0;
     conv_geom cg;
     cg.c = g.ic;
     cg.h = g.h;
@@ -279,12 +283,17 @@ static int implicit_bits(geo g, int n, int bias)
         for (q = 0; q < nw; q++)   /* dW (OC, IC*K*K) += part, or part^T */
             dwr[q] += dw_t ? part[(q % ckk) * (size_t)g.oc + q / ckk] : part[q];
     }
+    for (o = 0; o < g.oc; o++)   /* db: each sample's lane sum, added in sample order */
+        for (s = 0; s < n; s++)
+            dbr[o] += (real)lanes_sum(dy + (size_t)s * out_sz + (size_t)o * ohw, ohw);
+    if (bias) bad += 4 * (memcmp(ps_grad(&e.ps, ps_find(&e.ps, "c.bias")), dbr,
+                                 (size_t)g.oc * sizeof(real)) != 0);
     bad += memcmp(y, yr, ny * sizeof(real)) != 0;
     bad += 2 * (memcmp(ps_grad(&e.ps, ps_find(&e.ps, "c.weight")), dwr, nw * sizeof(real)) != 0);
     for (i = 0; i < ny && !bad; i++) bad += y[i] != y[i];
     layer_destroy(l);
     lc_env_free(&e);
-    free(x); free(y); free(dy); free(dx); free(yr); free(dwr); free(cols); free(part);
+    free(x); free(y); free(dy); free(dx); free(yr); free(dwr); free(cols); free(part); free(dbr);
     return bad;
 }
 
