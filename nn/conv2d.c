@@ -87,6 +87,13 @@
 #define CONV_SMALL_MACS 1e6
 /* Upper bound on a group's column buffer, in reals (16 MB in float). */
 #define CONV_COL_CAP ((size_t)4 << 20)
+/* A group's columns go through implicit im2col when they are at least this
+ * many reals (1 MiB in float, the size of L2 here): below, im2col's one
+ * copy per tap row and gemm's packing run from L2 and were as fast or
+ * faster (Level 1 28x28's second conv, 144 x 1176: exact step 4.35 ->
+ * 4.5 ms with it; Level 3 28x28's, 576 x 1176 and up: 113-119 -> 99-107 ms;
+ * 1 thread). */
+#define CONV_IMPLICIT_MIN ((size_t)1 << 18)
 
 typedef struct conv2d {
     layer base;
@@ -98,8 +105,8 @@ typedef struct conv2d {
     int nb;              /* samples per group */
     int slots;           /* nb == 1: threads that run samples side by side (1 without OpenMP) */
     int dw_t;            /* dW is computed transposed, as dW^T = cols dy^T (see below) */
-    int implicit;        /* nb == 1, stride 1, not direct: forward and dW read the columns
-                            through gemm_src panels (implicit im2col, see below) */
+    int implicit;        /* stride 1, not direct, and nb == 1 or large columns: forward and
+                            dW read the columns through gemm_src panels (implicit im2col) */
     size_t *off;         /* implicit: (IC*K*K) tap offsets in a padded image (nn/im2col.h) */
     /* Scratch of one call, in the context's shared scratch (nn/layer.h), laid
      * out one after the other; set by bind_scratch at the start of each call,
@@ -112,8 +119,11 @@ typedef struct conv2d {
     real *dw_part;       /* nb == 1: (CONV_DW_BLOCKS, OC, IC*K*K) block partial sums of dW,
                             each (IC*K*K, OC) if dw_t */
     real *dw_tr;         /* nb > 1 and dw_t: (IC*K*K, OC) dW^T while it accumulates */
-    real *xpad;          /* implicit: (slots, im2col_pad_len) a padded sample per slot */
+    real *xpad;          /* implicit: (max(nb, slots), im2col_pad_len) padded samples: one
+                            per slot (nb == 1) or a group's */
     real *db_sums;       /* nb == 1 with bias: (max_n, OC) per-sample channel sums of dy */
+    int in_col;          /* xpad and db_sums lie at the start of col (implicit: the columns
+                            are written only by dx's pass, which uses neither) */
     int relu_out;        /* the next forward writes relu(y) (nn/fuse.h) */
     int zero_dx;         /* the next backward writes dx = fold(...), not += (nn/fuse.h) */
 } conv2d;
@@ -140,8 +150,13 @@ static void bind_scratch(conv2d *c)
     c->ws = take_scratch(&p, c->ws_len);
     c->dw_part = take_scratch(&p, c->part_len);
     c->dw_tr = take_scratch(&p, c->tr_len);
-    c->xpad = take_scratch(&p, c->pad_len);
-    c->db_sums = take_scratch(&p, c->sum_len);
+    if (c->in_col) {   /* no memory of their own: no pages beyond the columns' */
+        c->xpad = c->pad_len ? c->col : NULL;
+        c->db_sums = c->sum_len ? c->col + c->pad_len : NULL;
+    } else {
+        c->xpad = take_scratch(&p, c->pad_len);
+        c->db_sums = take_scratch(&p, c->sum_len);
+    }
 }
 
 /* dxs (IC, H, W) += fold(cols), or = fold(cols) if set (the caller's
@@ -236,6 +251,30 @@ static const real *group_columns(conv2d *c, const real *xx, int s0, int g)
     return c->col;
 }
 
+/* Implicit im2col of a group (c->implicit, nb > 1): samples s0 .. s0+g-1
+ * of xx padded side by side in c->xpad, and v / src reading them as the
+ * group's columns (IC*K*K, g*OH*OW) (fill: im2col_fill) or their transpose
+ * (im2col_fill_t), from tap row r0 on. */
+static void group_pad(conv2d *c, const real *xx, int s0, int g)
+{
+    size_t in_sz = layer_in_size(&c->base), plen = im2col_pad_len(&c->g);
+    int j;
+    GC_OMP_FOR(plen * (size_t)g)
+    for (j = 0; j < g; j++)
+        im2col_pad(&c->g, xx + (size_t)(s0 + j) * in_sz, c->xpad + (size_t)j * plen);
+}
+
+static void group_src(const conv2d *c, size_t r0, im2col_view *v, gemm_src *src,
+                      void (*fill)(const void *, size_t, size_t, size_t, size_t, int, real *))
+{
+    v->g = &c->g;
+    v->xp = c->xpad;
+    v->stride = im2col_pad_len(&c->g);
+    v->off = c->off + r0;
+    src->fill = fill;
+    src->ctx = v;
+}
+
 /* y (N, OC, OH*OW) samples s0 .. s0+g-1 = stage (OC, g*OH*OW) (+ bias),
  * rectified if relu. */
 static void unstage(const conv2d *c, int s0, int g, const real *bias, int relu, real *y)
@@ -323,6 +362,7 @@ static void sample_src(const conv2d *c, const real *xs, int t, im2col_view *v, g
     im2col_pad(&c->g, xs, xp);
     v->g = &c->g;
     v->xp = xp;
+    v->stride = im2col_pad_len(&c->g);
     v->off = c->off;
     src->fill = fill;
     src->ctx = v;
@@ -473,8 +513,17 @@ static void conv_apply(conv2d *c, const real *x, real *y, int with_bias, int rel
     }
     for (s0 = 0; s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
-        const real *cols = group_columns(c, x, s0, g);
-        gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, c->stage, ncol);
+        if (c->implicit) {
+            im2col_view v;
+            gemm_src src;
+            group_pad(c, x, s0, g);
+            group_src(c, 0, &v, &src, im2col_fill);
+            gemm_src_run(0, 0, oc, ncol, ckk, 1, w, ckk, NULL, NULL, 0, &src, 0, c->stage, ncol,
+                         NULL);
+        } else {
+            const real *cols = group_columns(c, x, s0, g);
+            gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, c->stage, ncol);
+        }
         unstage(c, s0, g, bias, relu, y);
     }
 }
@@ -524,11 +573,27 @@ static void fold_group(conv2d *c, int s0, int g, real *dxx, int set)
  * depend on the split (each element is one sum over the group's columns).
  * Level 3 64x64 exact step, 2 threads, min of 4 steps, 3 runs alternated in
  * the same minute: 302-310 -> 252-291 ms. */
+static void dw_t_rows(conv2d *c, const real *cols, int ncol, int r0, int r1)
+{
+    int oc = c->base.out_c;
+    if (!cols) {   /* implicit im2col: rows r0 .. r1 of the group's padded samples */
+        im2col_view v;
+        gemm_src src;
+        group_src(c, (size_t)r0, &v, &src, im2col_fill_t);
+        gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, NULL, 0, &src, c->stage, ncol, NULL, 1,
+                     c->dw_tr + (size_t)r0 * oc, oc, NULL);
+    } else {
+        gemm(0, 1, r1 - r0, oc, ncol, 1, cols + (size_t)r0 * ncol, ncol, c->stage, ncol, 1,
+             c->dw_tr + (size_t)r0 * oc, oc);
+    }
+}
+
+/* cols NULL: the columns through implicit im2col (c->xpad holds the group). */
 static void dw_t_gemm(conv2d *c, const real *cols, int ncol)
 {
     int oc = c->base.out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q;
     if (parts < 2 || (double)ckk * oc * ncol < CONV_SMALL_MACS) {
-        gemm(0, 1, ckk, oc, ncol, 1, cols, ncol, c->stage, ncol, 1, c->dw_tr, oc);
+        dw_t_rows(c, cols, ncol, 0, ckk);
         return;
     }
     GC_OMP_FOR_TEAM(parts)
@@ -536,9 +601,7 @@ static void dw_t_gemm(conv2d *c, const real *cols, int ncol)
         /* row ranges on multiples of 8 (gemm's row panels) */
         int r0 = ckk * q / parts / 8 * 8;
         int r1 = q == parts - 1 ? ckk : ckk * (q + 1) / parts / 8 * 8;
-        if (r1 > r0)
-            gemm(0, 1, r1 - r0, oc, ncol, 1, cols + (size_t)r0 * ncol, ncol, c->stage, ncol, 1,
-                 c->dw_tr + (size_t)r0 * oc, oc);
+        if (r1 > r0) dw_t_rows(c, cols, ncol, r0, r1);
     }
 }
 
@@ -568,7 +631,18 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
             for (o = 0; o < oc; o++)
                 db[o] += (real)lanes_sum(c->stage + (size_t)o * ncol, (size_t)ncol);
         }
-        if (dw) {
+        if (dw && c->implicit) {
+            group_pad(c, xx, s0, g);
+            if (c->dw_t) {
+                dw_t_gemm(c, NULL, ncol);
+            } else {
+                im2col_view v;
+                gemm_src src;
+                group_src(c, 0, &v, &src, im2col_fill_t);
+                gemm_src_run(0, 1, oc, ckk, ncol, 1, c->stage, ncol, NULL, NULL, 0, &src, 1, dw,
+                             ckk, NULL);
+            }
+        } else if (dw) {
             const real *cols = group_columns(c, xx, s0, g);
             if (c->dw_t)
                 dw_t_gemm(c, cols, ncol);
@@ -700,14 +774,17 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     if (c->nb == 1) c->part_len = scratch_len((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk);
     else if (c->dw_t) c->tr_len = scratch_len((size_t)out_c * c->ckk);
     if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)c->nb);
-    c->implicit = c->nb == 1 && !c->direct && stride == 1;
+    c->implicit = !c->direct && stride == 1 &&
+                  (c->nb == 1 || col_sz * (size_t)c->nb >= CONV_IMPLICIT_MIN);
     if (c->nb == 1 && c->has_bias) c->sum_len = scratch_len((size_t)ctx->max_n * (size_t)out_c);
     if (c->implicit) {
         c->off = (size_t *)gc_calloc(c->ckk, sizeof(size_t));
         im2col_offsets(&c->g, c->off);
-        c->pad_len = scratch_len(im2col_pad_len(&c->g) * (size_t)c->slots);
+        c->pad_len = scratch_len(im2col_pad_len(&c->g) *
+                                 (size_t)(c->nb > c->slots ? c->nb : c->slots));
     }
+    c->in_col = c->implicit && c->col_len >= c->pad_len + c->sum_len;
     ctx_reserve_scratch(ctx, c->col_len + c->stage_len + c->ws_len + c->part_len + c->tr_len +
-                                 c->pad_len + c->sum_len);
+                                 (c->in_col ? 0 : c->pad_len + c->sum_len));
     return &c->base;
 }

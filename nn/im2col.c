@@ -288,42 +288,57 @@ static void fill_rows(real *restrict dst, int w, const real *base, const size_t 
     }
 }
 
-/* X = col (C*K*K x OH*OW): panel s holds pixels j0+s .. j0+s+w-1 of rows
- * k0 .. k0+kc-1. A panel inside one output row is one run of w values of
- * xp per row; one that crosses row ends (or the last, short one) is cut into
- * runs, zeros after the last pixel. */
+/* Where pixel q of the view starts in xp: *base = that sample's padded
+ * copy plus the pixel's (oi, oj); *oj = its output column, *oi its row. */
+static const real *pixel_at(const im2col_view *v, size_t q, size_t *oi, size_t *oj)
+{
+    const conv_geom *g = v->g;
+    size_t ohw = (size_t)g->oh * g->ow, s = q / ohw, p = q % ohw;
+    size_t wp = (size_t)g->w + 2 * (size_t)g->pad;
+    *oi = p / (size_t)g->ow;
+    *oj = p % (size_t)g->ow;
+    return v->xp + s * v->stride + *oi * wp + *oj;
+}
+
+/* X = col (C*K*K x samples*OH*OW): panel s holds pixels j0+s .. j0+s+w-1 of
+ * rows k0 .. k0+kc-1. A panel inside one output row is one run of w values
+ * of xp per row; one that crosses row ends (or the last, short one) is cut
+ * into runs, zeros after the last pixel. */
 void im2col_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w, real *dst)
 {
     const im2col_view *v = (const im2col_view *)ctx;
     const conv_geom *g = v->g;
-    size_t ow = (size_t)g->ow, wp = (size_t)g->w + 2 * (size_t)g->pad;
+    size_t ow = (size_t)g->ow;
     const size_t *off = v->off + k0;
     size_t s;
     GC_CHECK(g->stride == 1 && w >= 1 && w <= IM2COL_MAX_W);
     for (s = 0; s < nc; s += (size_t)w) {
-        size_t q0 = j0 + s, cnt = nc - s < (size_t)w ? nc - s : (size_t)w;
-        size_t oi = q0 / ow, oj = q0 % ow;
+        size_t cnt = nc - s < (size_t)w ? nc - s : (size_t)w, oi, oj;
+        const real *base = pixel_at(v, j0 + s, &oi, &oj);
         real *d = dst + s * kc;
         if (cnt == (size_t)w && oj + cnt <= ow) {
-            fill_rows(d, w, v->xp + oi * wp + oj, off, kc);
+            fill_rows(d, w, base, off, kc);
         } else {
-            size_t run_j[IM2COL_MAX_W], run_o[IM2COL_MAX_W], run_len[IM2COL_MAX_W];
-            size_t nrun = 0, j = 0, p, t, u;
-            while (j < cnt) {
-                size_t len = ow - oj < cnt - j ? ow - oj : cnt - j;
-                run_j[nrun] = j;
-                run_o[nrun] = oi * wp + oj;
-                run_len[nrun++] = len;
-                j += len;
-                oi++;
-                oj = 0;
+            /* the panel's pixels as offsets in xp, then one gather per row */
+            size_t at[IM2COL_MAX_W], j, p;
+            const real *x0 = v->xp;
+            for (j = 0; j < cnt; j++) {
+                at[j] = (size_t)(pixel_at(v, j0 + s + j, &oi, &oj) - x0);
             }
-            for (p = 0; p < kc; p++) {
-                const real *src = v->xp + off[p];
-                real *dd = d + p * (size_t)w;
-                for (t = 0; t < nrun; t++)
-                    for (u = 0; u < run_len[t]; u++) dd[run_j[t] + u] = src[run_o[t] + u];
-                for (j = cnt; j < (size_t)w; j++) dd[j] = 0;
+            for (; j < (size_t)w; j++) at[j] = 0;
+            if (cnt == 16 && w == 16) {
+                for (p = 0; p < kc; p++) {
+                    const real *src = x0 + off[p];
+                    real *dd = d + p * 16;
+                    for (j = 0; j < 16; j++) dd[j] = src[at[j]];
+                }
+            } else {
+                for (p = 0; p < kc; p++) {
+                    const real *src = x0 + off[p];
+                    real *dd = d + p * (size_t)w;
+                    for (j = 0; j < cnt; j++) dd[j] = src[at[j]];
+                    for (; j < (size_t)w; j++) dd[j] = 0;
+                }
             }
         }
     }
@@ -370,14 +385,14 @@ static void gather_taps(real *restrict d, size_t w, const real *base, const size
     }
 }
 
-/* X = col^T (OH*OW x C*K*K): panel s holds taps j0+s .. j0+s+w-1 of pixels
- * k0 .. k0+kc-1, one output row's run of pixels at a time. */
+/* X = col^T (samples*OH*OW x C*K*K): panel s holds taps j0+s .. j0+s+w-1
+ * of pixels k0 .. k0+kc-1, one output row's run of pixels at a time. */
 void im2col_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w,
                    real *dst)
 {
     const im2col_view *v = (const im2col_view *)ctx;
     const conv_geom *g = v->g;
-    size_t ow = (size_t)g->ow, wp = (size_t)g->w + 2 * (size_t)g->pad;
+    size_t ow = (size_t)g->ow;
     size_t s;
     GC_CHECK(g->stride == 1 && w >= 1 && w <= IM2COL_MAX_W);
     for (s = 0; s < nc; s += (size_t)w) {
@@ -386,10 +401,11 @@ void im2col_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, 
         real *d = dst + s * kc;
         size_t p = 0, q = k0;
         while (p < kc) {
-            size_t oi = q / ow, oj = q % ow;
+            size_t oi, oj;
+            const real *base = pixel_at(v, q, &oi, &oj);
             size_t len = ow - oj < kc - p ? ow - oj : kc - p;
             if (len > IM2COL_ZERO_LEN) len = IM2COL_ZERO_LEN;
-            gather_taps(d + p * (size_t)w, (size_t)w, v->xp + oi * wp + oj, off, cnt, len);
+            gather_taps(d + p * (size_t)w, (size_t)w, base, off, cnt, len);
             p += len;
             q += len;
         }

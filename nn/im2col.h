@@ -49,13 +49,19 @@ void col2im_set_ld(const conv_geom *g, const real *col, size_t ld, real *x);
  *   im2col_offsets(g, off)  off[r] for r < C*K*K
  *   im2col_fill          gemm_src fill for X = col   (C*K*K x OH*OW): ctx is an im2col_view
  *   im2col_fill_t        gemm_src fill for X = col^T (OH*OW x C*K*K)
+ * Several samples side by side (conv2d's groups): pixel q of the view is
+ * pixel q mod OH*OW of the sample q / (OH*OW), whose padded copy is at
+ * xp + (q / (OH*OW)) * stride; col is then (C*K*K, samples*OH*OW), as
+ * im2col_ld writes it. With off pointing at tap r0's offset, the view's
+ * rows (taps) start at r0.
  * Only for g->stride == 1 (GC_CHECK). The panels hold exactly the values of
  * im2col's columns, so products have the same bits as with im2col.
  */
 typedef struct im2col_view {
     const conv_geom *g;
-    const real *xp;       /* padded image (C, Hp, Wp) */
-    const size_t *off;    /* (C*K*K) tap offsets in xp */
+    const real *xp;       /* padded images (C, Hp, Wp), one every `stride` reals */
+    size_t stride;        /* >= im2col_pad_len(g) */
+    const size_t *off;    /* (C*K*K) tap offsets in xp (or a later row's: see below) */
 } im2col_view;
 
 size_t im2col_pad_len(const conv_geom *g);

@@ -14,7 +14,8 @@
  * - the implicit im2col (im2col_pad, im2col_offsets, im2col_fill and
  *   im2col_fill_t: gemm_src panels of col and col^T) packs exactly the
  *   reference's values, for stride-1 geometries, ranges that cross output
- *   rows and end in short panels, and panel widths 1..16.
+ *   rows and end in short panels, panel widths 1..16, and several samples
+ *   side by side.
  */
 #include "nn/im2col.h"
 #include "nn/rng.h"
@@ -219,26 +220,29 @@ static void test_col2im_accumulates(void)
  * padding zeros included: xp starts as sentinels, so a border im2col_pad
  * forgot would show), the missing columns of the last panel are 0, and
  * nothing past the panels is written. Returns the number of mismatches. */
-static int check_fill(int c, int h, int w, int k, int pad)
+static int check_fill(int c, int h, int w, int k, int pad, int ns)
 {
     static const int widths[] = {1, 3, 4, 8, 16};
     conv_geom g = geom(c, h, w, k, 1, pad);
-    size_t rows = (size_t)c * k * k, ohw = (size_t)g.oh * g.ow, nx = (size_t)c * h * w, i;
+    size_t rows = (size_t)c * k * k, ohw = (size_t)g.oh * g.ow * ns, nx = (size_t)c * h * w * ns;
+    size_t plen = im2col_pad_len(&g), pstride = plen + 5, per = (size_t)c * h * w, i;
     size_t *off = (size_t *)malloc(rows * sizeof(size_t));
     real *x = (real *)malloc(nx * sizeof(real));
-    real *xp = (real *)malloc(im2col_pad_len(&g) * sizeof(real));
+    real *xp = (real *)malloc(pstride * ns * sizeof(real));
     size_t cap = (rows + 16) * (ohw + 16) + 16;
+    size_t sohw = (size_t)g.oh * g.ow;
     real *dst = (real *)malloc(cap * sizeof(real));
     im2col_view v;
     int bad = 0, iw, t, r;
     rng gen;
     rng_seed(&gen, 13);
     for (i = 0; i < nx; i++) x[i] = (real)rng_uniform_range(&gen, 1, 2);   /* never 0 */
-    for (i = 0; i < im2col_pad_len(&g); i++) xp[i] = SENTINEL;
-    im2col_pad(&g, x, xp);
+    for (i = 0; i < pstride * ns; i++) xp[i] = SENTINEL;
+    for (i = 0; i < (size_t)ns; i++) im2col_pad(&g, x + i * per, xp + i * pstride);
     im2col_offsets(&g, off);
     v.g = &g;
     v.xp = xp;
+    v.stride = pstride;   /* samples side by side, with a gap between them */
     v.off = off;
     for (t = 0; t < 2; t++) {   /* X = col (rows x ohw), then col^T (ohw x rows) */
         size_t xr = t ? ohw : rows, xc = t ? rows : ohw;
@@ -267,16 +271,17 @@ static int check_fill(int c, int h, int w, int k, int pad)
                     for (p = 0; p < kc; p++)
                         for (j = 0; j < (size_t)wd; j++) {
                             real want = 0, got = dst[s2 * kc + p * (size_t)wd + j];
+                            size_t pix = t ? k0 + p : j0 + s2 + j, tap = t ? j0 + s2 + j : k0 + p;
+                            const real *xs = x + pix / sohw * per;
                             if (s2 + j < nc)
-                                want = t ? naive(&g, x, (int)(j0 + s2 + j), (int)(k0 + p))
-                                         : naive(&g, x, (int)(k0 + p), (int)(j0 + s2 + j));
+                                want = naive(&g, xs, (int)tap, (int)(pix % sohw));
                             bad += got != want;
                         }
                 for (i = len; i < len + 16 && i < cap; i++) bad += dst[i] != SENTINEL;
             }
     }
     if (bad)
-        printf("  fill c=%d %dx%d k=%d p=%d: %d wrong values\n", c, h, w, k, pad, bad);
+        printf("  fill c=%d %dx%d k=%d p=%d x%d: %d wrong values\n", c, h, w, k, pad, ns, bad);
     free(off);
     free(x);
     free(xp);
@@ -286,17 +291,21 @@ static int check_fill(int c, int h, int w, int k, int pad)
 
 static void test_fill_panels(void)
 {
-    CHECK(check_fill(2, 5, 5, 3, 1) == 0);
-    CHECK(check_fill(3, 14, 14, 3, 1) == 0);   /* rows shorter than a 16-wide panel */
-    CHECK(check_fill(2, 8, 32, 3, 1) == 0);    /* 16-wide panels inside rows */
-    CHECK(check_fill(1, 28, 28, 3, 1) == 0);
-    CHECK(check_fill(2, 7, 4, 3, 1) == 0);     /* non-square */
-    CHECK(check_fill(2, 6, 5, 5, 2) == 0);     /* 5x5, pad 2 */
-    CHECK(check_fill(2, 5, 5, 3, 0) == 0);     /* no padding */
-    CHECK(check_fill(1, 4, 5, 3, 2) == 0);     /* more padding than "same" */
-    CHECK(check_fill(3, 6, 6, 1, 0) == 0);     /* 1x1 */
-    CHECK(check_fill(1, 3, 3, 5, 2) == 0);     /* kernel larger than the plane */
-    CHECK(check_fill(2, 1, 1, 3, 1) == 0);     /* 1x1 plane */
+    CHECK(check_fill(2, 5, 5, 3, 1, 1) == 0);
+    CHECK(check_fill(3, 14, 14, 3, 1, 1) == 0);   /* rows shorter than a 16-wide panel */
+    CHECK(check_fill(2, 8, 32, 3, 1, 1) == 0);    /* 16-wide panels inside rows */
+    CHECK(check_fill(1, 28, 28, 3, 1, 1) == 0);
+    CHECK(check_fill(2, 7, 4, 3, 1, 1) == 0);     /* non-square */
+    CHECK(check_fill(2, 6, 5, 5, 2, 1) == 0);     /* 5x5, pad 2 */
+    CHECK(check_fill(2, 5, 5, 3, 0, 1) == 0);     /* no padding */
+    CHECK(check_fill(1, 4, 5, 3, 2, 1) == 0);     /* more padding than "same" */
+    CHECK(check_fill(3, 6, 6, 1, 0, 1) == 0);     /* 1x1 */
+    CHECK(check_fill(1, 3, 3, 5, 2, 1) == 0);     /* kernel larger than the plane */
+    CHECK(check_fill(2, 1, 1, 3, 1, 1) == 0);     /* 1x1 plane */
+    /* several samples side by side (conv2d's groups) */
+    CHECK(check_fill(2, 7, 7, 3, 1, 3) == 0);
+    CHECK(check_fill(1, 3, 3, 3, 1, 5) == 0);     /* a panel spans several samples */
+    CHECK(check_fill(2, 4, 16, 3, 1, 2) == 0);    /* 16-wide panels inside rows */
 }
 
 /* A fill that packed the wrong thing would be seen: one value of x changed
@@ -313,6 +322,7 @@ static void test_fill_detects_error(void)
     im2col_offsets(&g, off);
     v.g = &g;
     v.xp = xp;
+    v.stride = im2col_pad_len(&g);
     v.off = off;
     im2col_fill(&v, 0, 9, 0, 36, 16, dst);
     x[7] = 100;   /* xp not refreshed */
