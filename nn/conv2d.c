@@ -104,6 +104,9 @@ typedef struct conv2d {
     size_t ckk, ohw;     /* IC*K*K, OH*OW */
     int nb;              /* samples per group */
     int slots;           /* nb == 1: threads that run samples side by side (1 without OpenMP) */
+    int team, sub;       /* nb > 1: threads of the forward and input-gradient passes, each
+                            taking a contiguous range of samples in sub-groups of sub =
+                            ceil(nb / team) (1 and nb without OpenMP; see team_apply) */
     int dw_t;            /* dW is computed transposed, as dW^T = cols dy^T (see below) */
     int implicit;        /* stride 1, not direct, and nb == 1 or large columns: forward and
                             dW read the columns through gemm_src panels (implicit im2col) */
@@ -273,21 +276,6 @@ static void group_src(const conv2d *c, size_t r0, im2col_view *v, gemm_src *src,
     v->off = c->off + r0;
     src->fill = fill;
     src->ctx = v;
-}
-
-/* y (N, OC, OH*OW) samples s0 .. s0+g-1 = stage (OC, g*OH*OW) (+ bias),
- * rectified if relu. */
-static void unstage(const conv2d *c, int s0, int g, const real *bias, int relu, real *y)
-{
-    int oc = c->base.out_c, t;
-    size_t out_sz = layer_out_size(&c->base), ncol = (size_t)g * c->ohw;
-    GC_OMP_FOR(ncol * oc)
-    for (t = 0; t < g * oc; t++) {
-        int j = t / oc, o = t % oc;
-        out_row(y + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw,
-                c->stage + (size_t)o * ncol + (size_t)j * c->ohw, c->ohw, bias ? bias + o : NULL,
-                relu);
-    }
 }
 
 /* stage (OC, g*OH*OW) = dd (N, OC, OH*OW) samples s0 .. s0+g-1. */
@@ -500,32 +488,133 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
     }
 }
 
-/* y = W cols(x) (+ b), rectified if relu, group by group. */
+/*
+ * The group path's forward and input gradient split over threads by
+ * samples: thread t takes samples [n t / team, n (t+1) / team) in
+ * sub-groups of c->sub, each with its slice of the columns, the stage and
+ * the padded samples, and runs them serially (gemm inside a parallel region
+ * runs in the thread's own slot): one parallel region per pass instead of
+ * several per group. Neither result depends on the grouping (each output
+ * column, and each column of W^T dy, is its own sum over IC*K*K or OC, in
+ * gemm's order whatever N is; col2im folds each sample on its own), so the
+ * bits are those of groups of nb. (The weight and bias gradients sum over a
+ * group's columns: they keep groups of nb, in order.)
+ */
+static real *team_col(const conv2d *c, int t) { return c->col + (size_t)t * c->sub * c->ckk * c->ohw; }
+
+static real *team_stage(const conv2d *c, int t)
+{
+    return c->stage + (size_t)t * c->sub * (size_t)c->base.out_c * c->ohw;
+}
+
+static real *team_pad(const conv2d *c, int t)
+{
+    return c->xpad + (size_t)t * c->sub * im2col_pad_len(&c->g);
+}
+
+/* Samples s0 .. s0+g-1 of the forward on thread t, serially. */
+static void team_apply_part(conv2d *c, int t, const real *w, const real *bias, int relu,
+                            const real *x, real *y, int s0, int g)
+{
+    layer *l = &c->base;
+    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l), ncol = (size_t)g * c->ohw;
+    int oc = l->out_c, ckk = (int)c->ckk, j, o;
+    real *stage = team_stage(c, t);
+    if (c->implicit) {
+        im2col_view v;
+        gemm_src src;
+        real *xp = team_pad(c, t);
+        size_t plen = im2col_pad_len(&c->g);
+        for (j = 0; j < g; j++) im2col_pad(&c->g, x + (size_t)(s0 + j) * in_sz, xp + j * plen);
+        v.g = &c->g;
+        v.xp = xp;
+        v.stride = plen;
+        v.off = c->off;
+        src.fill = im2col_fill;
+        src.ctx = &v;
+        gemm_src_run(0, 0, oc, (int)ncol, ckk, 1, w, ckk, NULL, NULL, 0, &src, 0, stage,
+                     (int)ncol, NULL);
+    } else {
+        real *col = team_col(c, t);
+        for (j = 0; j < g; j++) {
+            const real *xs = x + (size_t)(s0 + j) * in_sz;
+            real *dst = col + (size_t)j * c->ohw;
+            size_t r;
+            if (c->direct)
+                for (r = 0; r < c->ckk; r++)
+                    memcpy(dst + r * ncol, xs + r * c->ohw, c->ohw * sizeof(real));
+            else
+                im2col_ld(&c->g, xs, dst, ncol);
+        }
+        gemm(0, 0, oc, (int)ncol, ckk, 1, w, ckk, col, (int)ncol, 0, stage, (int)ncol);
+    }
+    for (j = 0; j < g; j++)
+        for (o = 0; o < oc; o++)
+            out_row(y + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw,
+                    stage + (size_t)o * ncol + (size_t)j * c->ohw, c->ohw,
+                    bias ? bias + o : NULL, relu);
+}
+
+/* dxx (samples s0 .. s0+g-1) += col2im(W^T dd), or = if set, on thread t. */
+static void team_dx_part(conv2d *c, int t, const real *w, const real *dd, real *dxx, int set,
+                         int s0, int g)
+{
+    layer *l = &c->base;
+    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l), ncol = (size_t)g * c->ohw;
+    int oc = l->out_c, ckk = (int)c->ckk, j, o;
+    real *stage = team_stage(c, t), *col = team_col(c, t);
+    for (j = 0; j < g; j++)
+        for (o = 0; o < oc; o++)
+            memcpy(stage + (size_t)o * ncol + (size_t)j * c->ohw,
+                   dd + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw, c->ohw * sizeof(real));
+    gemm(1, 0, ckk, (int)ncol, oc, 1, w, ckk, stage, (int)ncol, 0, col, (int)ncol);
+    for (j = 0; j < g; j++) {
+        real *dxs = dxx + (size_t)(s0 + j) * in_sz;
+        const real *src = col + (size_t)j * c->ohw;
+        size_t r, p;
+        if (c->direct)
+            for (r = 0; r < c->ckk; r++)
+                for (p = 0; p < c->ohw; p++) dxs[r * c->ohw + p] += src[r * ncol + p];
+        else
+            fold_into(c, src, ncol, dxs, set);
+    }
+}
+
+/* Thread t's samples of the pass: the forward (dd NULL) or dx. */
+static void team_part(conv2d *c, int t, const real *w, const real *bias, int relu,
+                      const real *xx, const real *dd, real *out, int set)
+{
+    int n = c->base.n, lo = n * t / c->team, hi = n * (t + 1) / c->team, s0;
+    for (s0 = lo; s0 < hi; s0 += c->sub) {
+        int g = hi - s0 < c->sub ? hi - s0 : c->sub;
+        if (dd) team_dx_part(c, t, w, dd, out, set, s0, g);
+        else team_apply_part(c, t, w, bias, relu, xx, out, s0, g);
+    }
+}
+
+static void team_run(conv2d *c, const real *w, const real *bias, int relu, const real *xx,
+                     const real *dd, real *out, int set)
+{
+    int t;
+    if (c->team == 1) {
+        team_part(c, 0, w, bias, relu, xx, dd, out, set);
+        return;
+    }
+    GC_OMP_FOR_TEAM(c->team)
+    for (t = 0; t < c->team; t++) team_part(c, t, w, bias, relu, xx, dd, out, set);
+}
+
+/* y = W cols(x) (+ b), rectified if relu: per sample, or in groups. */
 static void conv_apply(conv2d *c, const real *x, real *y, int with_bias, int relu)
 {
     layer *l = &c->base;
     const real *w = ps_value(l->ctx->ps, c->w_idx);
     const real *bias = with_bias && c->has_bias ? ps_value(l->ctx->ps, c->b_idx) : NULL;
-    int oc = l->out_c, ckk = (int)c->ckk, s0;
     if (c->nb == 1) {
         apply_samples(c, w, bias, relu, x, y);
         return;
     }
-    for (s0 = 0; s0 < l->n; s0 += c->nb) {
-        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
-        if (c->implicit) {
-            im2col_view v;
-            gemm_src src;
-            group_pad(c, x, s0, g);
-            group_src(c, 0, &v, &src, im2col_fill);
-            gemm_src_run(0, 0, oc, ncol, ckk, 1, w, ckk, NULL, NULL, 0, &src, 0, c->stage, ncol,
-                         NULL);
-        } else {
-            const real *cols = group_columns(c, x, s0, g);
-            gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, c->stage, ncol);
-        }
-        unstage(c, s0, g, bias, relu, y);
-    }
+    team_run(c, w, bias, relu, x, NULL, y, 0);
 }
 
 static void conv2d_forward(layer *l, const real *x, real *y, int n)
@@ -540,29 +629,6 @@ static void conv2d_tangent(layer *l, const real *x_t, real *y_t)
 {
     bind_scratch((conv2d *)l);
     conv_apply((conv2d *)l, x_t, y_t, 0, 0);
-}
-
-/* dxx (samples s0 .. s0+g-1) += fold(c->col) (IC*K*K, g*OH*OW), or = if set
- * (never for a direct conv: conv2d_fuse_zero refuses those). */
-static void fold_group(conv2d *c, int s0, int g, real *dxx, int set)
-{
-    size_t in_sz = layer_in_size(&c->base), ncol = (size_t)g * c->ohw;
-    int j;
-    if (g == 1 && !c->direct) {
-        fold_into(c, c->col, ncol, dxx + (size_t)s0 * in_sz, set);
-        return;
-    }
-    GC_OMP_FOR(ncol * c->ckk)
-    for (j = 0; j < g; j++) {
-        real *dxs = dxx + (size_t)(s0 + j) * in_sz;
-        const real *src = c->col + (size_t)j * c->ohw;
-        size_t r, p;
-        if (c->direct)
-            for (r = 0; r < c->ckk; r++)
-                for (p = 0; p < c->ohw; p++) dxs[r * c->ohw + p] += src[r * ncol + p];
-        else
-            fold_into(c, src, ncol, dxs, set);
-    }
 }
 
 /* dW^T (IC*K*K, OC) += cols (IC*K*K, ncol) stage^T for a group, split by
@@ -609,7 +675,7 @@ static void dw_t_gemm(conv2d *c, const real *cols, int ncol)
  *   dw  += dd cols(xx)^T      (if dw)
  *   db  += sum_p dd           (if db)
  *   dxx += col2im(W^T dd)     (if dxx; = instead of += if set, not direct)
- * group by group. */
+ * per sample, or dw and db group by group, then dxx (team_run). */
 static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, real *db,
                          real *dxx, int set)
 {
@@ -623,7 +689,7 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
     }
     /* accumulate dW^T where dW would be: the same additions, element by element */
     if (dw && c->dw_t) transpose_into(c->dw_tr, dw, (size_t)oc, c->ckk, 0);
-    for (s0 = 0; s0 < l->n; s0 += c->nb) {
+    for (s0 = 0; (dw || db) && s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw, o;
         stage_in(c, dd, s0, g);   /* the group's dd as (OC, ncol) */
         if (db) {
@@ -649,12 +715,9 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
             else
                 gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
         }
-        if (dxx) {
-            gemm(1, 0, ckk, ncol, oc, 1, w, ckk, c->stage, ncol, 0, c->col, ncol);
-            fold_group(c, s0, g, dxx, set);
-        }
     }
     if (dw && c->dw_t) transpose_into(dw, c->dw_tr, c->ckk, (size_t)oc, 0);
+    if (dxx) team_run(c, w, NULL, 0, NULL, dd, dxx, set);
 }
 
 static void conv2d_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
@@ -723,6 +786,7 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     conv2d *c;
     int64_t wshape[4], bshape[1];
     size_t col_sz;
+    int held;
     double bound;
     GC_CHECK(in_c >= 1 && in_h >= 1 && in_w >= 1 && out_c >= 1);
     GC_CHECK(k >= 1 && stride >= 1 && pad >= 0);
@@ -767,21 +831,26 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     c->slots = c->nb == 1 ? GC_MAX_THREADS() : 1;
     if (c->slots > ctx->max_n) c->slots = ctx->max_n;
     if (c->slots < 1) c->slots = 1;
-    if (!c->direct || c->nb > 1)
-        c->col_len = scratch_len(col_sz * (size_t)(c->nb > c->slots ? c->nb : c->slots));
+    c->team = c->nb > 1 ? GC_MAX_THREADS() : 1;
+    if (c->team > c->nb) c->team = c->nb;
+    if (c->team < 1) c->team = 1;
+    c->sub = (c->nb + c->team - 1) / c->team;
+    /* samples the column / stage / padded buffers hold at once */
+    held = c->nb > c->slots ? c->nb : c->slots;
+    if (c->team * c->sub > held) held = c->team * c->sub;
+    if (!c->direct || c->nb > 1) c->col_len = scratch_len(col_sz * (size_t)held);
     if (c->slots > 1) c->ws_len = scratch_len(gemm_workspace_len() * (size_t)c->slots);
     c->dw_t = conv_dw_transposed(c->ckk, out_c);
     if (c->nb == 1) c->part_len = scratch_len((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk);
     else if (c->dw_t) c->tr_len = scratch_len((size_t)out_c * c->ckk);
-    if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)c->nb);
+    if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)held);
     c->implicit = !c->direct && stride == 1 &&
                   (c->nb == 1 || col_sz * (size_t)c->nb >= CONV_IMPLICIT_MIN);
     if (c->nb == 1 && c->has_bias) c->sum_len = scratch_len((size_t)ctx->max_n * (size_t)out_c);
     if (c->implicit) {
         c->off = (size_t *)gc_calloc(c->ckk, sizeof(size_t));
         im2col_offsets(&c->g, c->off);
-        c->pad_len = scratch_len(im2col_pad_len(&c->g) *
-                                 (size_t)(c->nb > c->slots ? c->nb : c->slots));
+        c->pad_len = scratch_len(im2col_pad_len(&c->g) * (size_t)held);
     }
     c->in_col = c->implicit && c->col_len >= c->pad_len + c->sum_len;
     ctx_reserve_scratch(ctx, c->col_len + c->stage_len + c->ws_len + c->part_len + c->tr_len +
