@@ -279,15 +279,20 @@ static void group_src(const conv2d *c, size_t r0, im2col_view *v, gemm_src *src,
 }
 
 /* stage (OC, g*OH*OW) = dd (N, OC, OH*OW) samples s0 .. s0+g-1. */
-static void stage_in(conv2d *c, const real *dd, int s0, int g)
+/* With db, also db[o] += lanes_sum(stage row o) for each channel, right
+ * after its row is filled (one parallel region for both, over channels). */
+static void stage_in(conv2d *c, const real *dd, int s0, int g, real *db)
 {
-    int oc = c->base.out_c, t;
+    int oc = c->base.out_c, o;
     size_t out_sz = layer_out_size(&c->base), ncol = (size_t)g * c->ohw;
     GC_OMP_FOR(ncol * oc)
-    for (t = 0; t < g * oc; t++) {
-        int j = t / oc, o = t % oc;
-        memcpy(c->stage + (size_t)o * ncol + (size_t)j * c->ohw,
-               dd + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw, c->ohw * sizeof(real));
+    for (o = 0; o < oc; o++) {
+        real *row = c->stage + (size_t)o * ncol;
+        int j;
+        for (j = 0; j < g; j++)
+            memcpy(row + (size_t)j * c->ohw, dd + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw,
+                   c->ohw * sizeof(real));
+        if (db) db[o] += (real)lanes_sum(row, ncol);
     }
 }
 
@@ -690,13 +695,8 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
     /* accumulate dW^T where dW would be: the same additions, element by element */
     if (dw && c->dw_t) transpose_into(c->dw_tr, dw, (size_t)oc, c->ckk, 0);
     for (s0 = 0; (dw || db) && s0 < l->n; s0 += c->nb) {
-        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw, o;
-        stage_in(c, dd, s0, g);   /* the group's dd as (OC, ncol) */
-        if (db) {
-            GC_OMP_FOR((size_t)oc * ncol)
-            for (o = 0; o < oc; o++)
-                db[o] += (real)lanes_sum(c->stage + (size_t)o * ncol, (size_t)ncol);
-        }
+        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
+        stage_in(c, dd, s0, g, db);   /* the group's dd as (OC, ncol), and db */
         if (dw && c->implicit) {
             group_pad(c, xx, s0, g);
             if (c->dw_t) {
