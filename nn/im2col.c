@@ -140,19 +140,85 @@ static void col2im_channel(const conv_geom *g, const real *col, size_t ld, int c
     }
 }
 
-/* Channel c of x += fold of its 9 rows of col, for the 3x3 "same" convolution
- * (stride 1, pad 1, OH = H, OW = W) of every model. The same additions as
- * col2im_channel in the same order for each element of x ((ki, kj)
- * ascending; within one (ki, kj) row an element receives at most one
- * value), so the same bits; but one input row at a time, taking the three
- * kj rows of a ki together: input column jj receives row kj's output
- * column jj + 1 - kj (kj = 0 misses the last column, kj = 2 the first).
- * col2im_channel's inner loop runs over one output row minus the wrapped
- * column (13 of 14 values at 14x14), 9 times per input row; this one runs
- * over the whole row, 3 times. Measured single-threaded (-O3 -march=native),
- * the folds of one batch of 32: Level 1 28x28's second conv 1.0 -> 0.26 ms
- * (of a 6 ms exact step), Level 3 64x64's six 3x3 convs 31 -> 13 ms. */
-static void col2im_channel_same3(const conv_geom *g, const real *col, size_t ld, int c,
+/* One input row d (w >= 2) of col2im_channel_same3: each element gets its
+ * old value (0 if set), then the taps of the nk tap rows a, b, e in turn,
+ * kj = 0, 1, 2 each (input column jj receives row kj's output column
+ * jj + 1 - kj): the additions one pass per tap row made, in the same
+ * order, with d loaded and stored once. set is a constant at each call, so
+ * the compiler keeps two copies of the loops. */
+static inline void fold_row_same3(real *restrict d, int w, int nk, const real *a0,
+                                  const real *a1, const real *a2, const real *b0,
+                                  const real *b1, const real *b2, const real *e0,
+                                  const real *e1, const real *e2, int set)
+{
+    int jj;
+    {
+        real t = set ? (real)0 : d[0];
+        t += a0[1];
+        t += a1[0];
+        if (nk > 1) {
+            t += b0[1];
+            t += b1[0];
+        }
+        if (nk > 2) {
+            t += e0[1];
+            t += e1[0];
+        }
+        d[0] = t;
+    }
+    if (nk == 3) {
+        for (jj = 1; jj < w - 1; jj++) {
+            real t = set ? (real)0 : d[jj];
+            t += a0[jj + 1];
+            t += a1[jj];
+            t += a2[jj - 1];
+            t += b0[jj + 1];
+            t += b1[jj];
+            t += b2[jj - 1];
+            t += e0[jj + 1];
+            t += e1[jj];
+            t += e2[jj - 1];
+            d[jj] = t;
+        }
+    } else if (nk == 2) {
+        for (jj = 1; jj < w - 1; jj++) {
+            real t = set ? (real)0 : d[jj];
+            t += a0[jj + 1];
+            t += a1[jj];
+            t += a2[jj - 1];
+            t += b0[jj + 1];
+            t += b1[jj];
+            t += b2[jj - 1];
+            d[jj] = t;
+        }
+    } else {
+        for (jj = 1; jj < w - 1; jj++) {
+            real t = set ? (real)0 : d[jj];
+            t += a0[jj + 1];
+            t += a1[jj];
+            t += a2[jj - 1];
+            d[jj] = t;
+        }
+    }
+    {
+        real t = set ? (real)0 : d[w - 1];
+        t += a1[w - 1];
+        t += a2[w - 2];
+        if (nk > 1) {
+            t += b1[w - 1];
+            t += b2[w - 2];
+        }
+        if (nk > 2) {
+            t += e1[w - 1];
+            t += e2[w - 2];
+        }
+        d[w - 1] = t;
+    }
+}
+
+/* col2im_channel_same3 with one pass per tap row ki (rows narrower than
+ * COL2IM_FUSED_MIN_W, below). */
+static void col2im_channel_same3_passes(const conv_geom *g, const real *col, size_t ld, int c,
                                  real *x, int set)
 {
     int w = g->w, ii, ki, jj;
@@ -192,6 +258,74 @@ static void col2im_channel_same3(const conv_geom *g, const real *col, size_t ld,
                 d[w - 1] = t;
             }
         }
+    }
+}
+
+/* Channel c of x += fold of its 9 rows of col, for the 3x3 "same" convolution
+ * (stride 1, pad 1, OH = H, OW = W) of every model. The same additions as
+ * col2im_channel in the same order for each element of x ((ki, kj)
+ * ascending; within one (ki, kj) row an element receives at most one
+ * value), so the same bits; but one input row at a time, taking the three
+ * kj rows of a ki together: input column jj receives row kj's output
+ * column jj + 1 - kj (kj = 0 misses the last column, kj = 2 the first).
+ * col2im_channel's inner loop runs over one output row minus the wrapped
+ * column (13 of 14 values at 14x14), 9 times per input row; this one runs
+ * over the whole row, 3 times. Measured single-threaded (-O3 -march=native),
+ * the folds of one batch of 32: Level 1 28x28's second conv 1.0 -> 0.26 ms
+ * (of a 6 ms exact step), Level 3 64x64's six 3x3 convs 31 -> 13 ms.
+ * Rows of COL2IM_FUSED_MIN_W or more then take the (up to) three tap rows
+ * in one pass (fold_row_same3: the same additions in the same order, each
+ * element loaded and stored once): one channel's fold, x = fold / x +=
+ * fold, 16 x 32x32 24 -> 15-19 / 23 -> 19-22 us, 16 x 14x14 6.4 -> 4.3-4.5 /
+ * 6.4 -> 4.8-5.1 us, 32 x 64x64 136 -> 86 / 133 -> 101 us; but 128 x 8x8
+ * 23 -> 25-27 / 17 -> 30 us, so narrower rows keep one pass per tap row. */
+#define COL2IM_FUSED_MIN_W 12
+
+static void col2im_channel_same3(const conv_geom *g, const real *col, size_t ld, int c,
+                                 real *x, int set)
+{
+    int w = g->w, ii, ki, jj;
+    real *xc = x + (size_t)c * g->h * w;
+    if (w < COL2IM_FUSED_MIN_W) {
+        col2im_channel_same3_passes(g, col, ld, c, x, set);
+        return;
+    }
+    for (ii = 0; ii < g->h; ii++) {
+        real *restrict d = xc + (size_t)ii * w;
+        const real *a0 = NULL, *a1 = NULL, *a2 = NULL, *b0 = NULL, *b1 = NULL, *b2 = NULL;
+        const real *e0 = NULL, *e1 = NULL, *e2 = NULL;
+        int nk = 0;
+        /* the rows (kj = 0, 1, 2) of each tap row ki that reads input row ii,
+         * ki ascending: a for the first, b the second, e the third */
+        for (ki = 0; ki < 3; ki++) {
+            int oi = ii + 1 - ki;   /* output row whose tap ki reads input row ii */
+            const real *r0;
+            if (oi < 0 || oi >= g->oh) continue;
+            r0 = col + ((size_t)c * 9 + (size_t)ki * 3) * ld + (size_t)oi * w;
+            if (nk == 0) {
+                a0 = r0; a1 = r0 + ld; a2 = r0 + 2 * ld;
+            } else if (nk == 1) {
+                b0 = r0; b1 = r0 + ld; b2 = r0 + 2 * ld;
+            } else {
+                e0 = r0; e1 = r0 + ld; e2 = r0 + 2 * ld;
+            }
+            nk++;
+        }
+        if (nk == 0) {   /* no output row reads it (not for a "same" conv) */
+            if (set)
+                for (jj = 0; jj < w; jj++) d[jj] = 0;
+            continue;
+        }
+        if (w == 1) {
+            real t = set ? (real)0 : d[0];
+            t += a1[0];
+            if (nk > 1) t += b1[0];
+            if (nk > 2) t += e1[0];
+            d[0] = t;
+            continue;
+        }
+        if (set) fold_row_same3(d, w, nk, a0, a1, a2, b0, b1, b2, e0, e1, e2, 1);
+        else fold_row_same3(d, w, nk, a0, a1, a2, b0, b1, b2, e0, e1, e2, 0);
     }
 }
 

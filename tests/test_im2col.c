@@ -151,7 +151,8 @@ static void test_col2im_is_adjoint(void)
  * ascending order, (oi, oj) the output whose tap reads (ii, jj) (at most one
  * per tap). Both the general loop and the 3x3 "same" row loop promise this
  * order. Returns the number of elements that differ. */
-static int fold_mismatches(int c, int h, int w, int k, int stride, int pad, int extra)
+static int fold_mismatches_set(int c, int h, int w, int k, int stride, int pad, int extra,
+                               int set)
 {
     conv_geom g = geom(c, h, w, k, stride, pad);
     size_t rows = (size_t)c * k * k, ohw = (size_t)g.oh * g.ow, ld = ohw + (size_t)extra;
@@ -163,7 +164,12 @@ static int fold_mismatches(int c, int h, int w, int k, int stride, int pad, int 
     rng_seed(&gen, 9);
     for (i = 0; i < rows * ld; i++) v[i] = (real)rng_uniform_range(&gen, -1, 1);
     for (i = 0; i < nx; i++) u[i] = ref[i] = (real)rng_uniform_range(&gen, -1, 1);
-    col2im_add_ld(&g, v, ld, u);
+    if (set) {   /* x = 0 + fold: what was in u must not matter */
+        for (i = 0; i < nx; i++) ref[i] = 0;
+        col2im_set_ld(&g, v, ld, u);
+    } else {
+        col2im_add_ld(&g, v, ld, u);
+    }
     for (ch = 0; ch < c; ch++)
         for (ii = 0; ii < h; ii++)
             for (jj = 0; jj < w; jj++) {
@@ -184,8 +190,19 @@ static int fold_mismatches(int c, int h, int w, int k, int stride, int pad, int 
     return bad;
 }
 
+static int fold_mismatches(int c, int h, int w, int k, int stride, int pad, int extra)
+{
+    return fold_mismatches_set(c, h, w, k, stride, pad, extra, 0) +
+           fold_mismatches_set(c, h, w, k, stride, pad, extra, 1);
+}
+
 static void test_col2im_tap_order(void)
 {
+    /* 3x3 same, rows of 12 or more: the three tap rows in one pass */
+    CHECK(fold_mismatches(2, 5, 32, 3, 1, 1, 0) == 0);
+    CHECK(fold_mismatches(1, 3, 12, 3, 1, 1, 2) == 0);
+    CHECK(fold_mismatches(2, 1, 20, 3, 1, 1, 0) == 0);   /* one row: one tap row each */
+    CHECK(fold_mismatches(2, 2, 13, 3, 1, 1, 0) == 0);   /* two tap rows each */
     CHECK(fold_mismatches(3, 9, 7, 3, 1, 1, 0) == 0);    /* 3x3 same: row loop */
     CHECK(fold_mismatches(2, 14, 14, 3, 1, 1, 5) == 0);  /* with a gap in ld */
     CHECK(fold_mismatches(2, 1, 6, 3, 1, 1, 0) == 0);    /* one row */
