@@ -208,6 +208,12 @@ static void out_row(real *dst, const real *src, size_t len, const real *b, int r
  * OC*IC*K*K*N*OH*OW multiply-adds).
  */
 static int conv_dw_transposed(size_t ckk, int oc) { return ckk > (size_t)oc; }
+/* With implicit im2col on the per-sample path the columns are packed from
+ * the padded sample in either orientation, and dW = dy cols^T (dy packed as
+ * A, cols^T as 16-wide B panels, no transposed partial sums) was the faster
+ * one there also for IC*K*K > OC: Level 1 64x64's second conv (144 > 32),
+ * exact step, 1 thread, min of 80, 5 runs alternated: 19.9-20.3 -> 19.3-19.6
+ * ms in 4 of 5 (same bits). */
 
 /* dst (cols, rows) = src (rows, cols)^T, or += if add, in 16 x 16 tiles
  * (so that the strided side stays in cache: 256 x 2304 0.8 -> 0.23 ms). */
@@ -840,12 +846,13 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     if (c->team * c->sub > held) held = c->team * c->sub;
     if (!c->direct || c->nb > 1) c->col_len = scratch_len(col_sz * (size_t)held);
     if (c->slots > 1) c->ws_len = scratch_len(gemm_workspace_len() * (size_t)c->slots);
-    c->dw_t = conv_dw_transposed(c->ckk, out_c);
+    c->implicit = !c->direct && stride == 1 &&
+                  (c->nb == 1 || col_sz * (size_t)c->nb >= CONV_IMPLICIT_MIN);
+    /* per sample with implicit im2col, dW = dy cols^T is faster either way */
+    c->dw_t = !(c->implicit && c->nb == 1) && conv_dw_transposed(c->ckk, out_c);
     if (c->nb == 1) c->part_len = scratch_len((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk);
     else if (c->dw_t) c->tr_len = scratch_len((size_t)out_c * c->ckk);
     if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)held);
-    c->implicit = !c->direct && stride == 1 &&
-                  (c->nb == 1 || col_sz * (size_t)c->nb >= CONV_IMPLICIT_MIN);
     if (c->nb == 1 && c->has_bias) c->sum_len = scratch_len((size_t)ctx->max_n * (size_t)out_c);
     if (c->implicit) {
         c->off = (size_t *)gc_calloc(c->ckk, sizeof(size_t));

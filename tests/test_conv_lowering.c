@@ -222,7 +222,10 @@ static void test_more_outputs_than_taps(void)
  * nn/conv2d.c sums it, per block of samples (8 fixed blocks of the batch)
  * part = sum_j (dy_j cols_j^T, or cols_j dy_j^T transposed when IC*K*K > OC)
  * with gemm's beta = 0 for the block's first sample, then the blocks added
- * to dW in order (empty blocks skipped); and db, whose per-sample sums are
+ * to dW in order (empty blocks skipped) (the layer itself takes dy cols^T in
+ * both cases on this path: the two orientations are the same sums in the
+ * same order, so this also checks that they give the same bits); and db,
+ * whose per-sample sums are
  * taken inside that loop, bit for bit as db[o] += lanes_sum(dy_s[o]) in
  * sample order.
  */
