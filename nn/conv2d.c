@@ -650,27 +650,41 @@ static void conv2d_tangent(layer *l, const real *x_t, real *y_t)
  * depend on the split (each element is one sum over the group's columns).
  * Level 3 64x64 exact step, 2 threads, min of 4 steps, 3 runs alternated in
  * the same minute: 302-310 -> 252-291 ms. */
-static void dw_t_rows(conv2d *c, const real *cols, int ncol, int r0, int r1)
+static void dw_t_rows(conv2d *c, const real *xx, int s0, int g, int ncol, int r0, int r1)
 {
     int oc = c->base.out_c;
-    if (!cols) {   /* implicit im2col: rows r0 .. r1 of the group's padded samples */
+    if (c->implicit) {   /* rows r0 .. r1 of the group's padded samples (c->xpad) */
         im2col_view v;
         gemm_src src;
         group_src(c, (size_t)r0, &v, &src, im2col_fill_t);
         gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, NULL, 0, &src, c->stage, ncol, NULL, 1,
                      c->dw_tr + (size_t)r0 * oc, oc, NULL);
-    } else {
-        gemm(0, 1, r1 - r0, oc, ncol, 1, cols + (size_t)r0 * ncol, ncol, c->stage, ncol, 1,
+    } else {   /* this part's rows of the group's columns, then its product */
+        size_t in_sz = layer_in_size(&c->base);
+        int j, r;
+        for (j = 0; j < g; j++) {
+            const real *xs = xx + (size_t)(s0 + j) * in_sz;
+            real *dst = c->col + (size_t)j * c->ohw;
+            if (c->direct)
+                for (r = r0; r < r1; r++)
+                    memcpy(dst + (size_t)r * ncol, xs + (size_t)r * c->ohw,
+                           c->ohw * sizeof(real));
+            else
+                im2col_rows_ld(&c->g, xs, dst, (size_t)ncol, r0, r1);
+        }
+        gemm(0, 1, r1 - r0, oc, ncol, 1, c->col + (size_t)r0 * ncol, ncol, c->stage, ncol, 1,
              c->dw_tr + (size_t)r0 * oc, oc);
     }
 }
 
-/* cols NULL: the columns through implicit im2col (c->xpad holds the group). */
-static void dw_t_gemm(conv2d *c, const real *cols, int ncol)
+/* The columns of samples s0 .. s0+g-1 of xx: each part writes its own rows
+ * of them into c->col (im2col split by rows: no parallel region of its
+ * own), or reads them through implicit im2col (c->xpad holds the group). */
+static void dw_t_gemm(conv2d *c, const real *xx, int s0, int g, int ncol)
 {
     int oc = c->base.out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q;
     if (parts < 2 || (double)ckk * oc * ncol < CONV_SMALL_MACS) {
-        dw_t_rows(c, cols, ncol, 0, ckk);
+        dw_t_rows(c, xx, s0, g, ncol, 0, ckk);
         return;
     }
     GC_OMP_FOR_TEAM(parts)
@@ -678,7 +692,7 @@ static void dw_t_gemm(conv2d *c, const real *cols, int ncol)
         /* row ranges on multiples of 8 (gemm's row panels) */
         int r0 = ckk * q / parts / 8 * 8;
         int r1 = q == parts - 1 ? ckk : ckk * (q + 1) / parts / 8 * 8;
-        if (r1 > r0) dw_t_rows(c, cols, ncol, r0, r1);
+        if (r1 > r0) dw_t_rows(c, xx, s0, g, ncol, r0, r1);
     }
 }
 
@@ -706,7 +720,7 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
         if (dw && c->implicit) {
             group_pad(c, xx, s0, g);
             if (c->dw_t) {
-                dw_t_gemm(c, NULL, ncol);
+                dw_t_gemm(c, xx, s0, g, ncol);
             } else {
                 im2col_view v;
                 gemm_src src;
@@ -714,12 +728,11 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
                 gemm_src_run(0, 1, oc, ckk, ncol, 1, c->stage, ncol, NULL, NULL, 0, &src, 1, dw,
                              ckk, NULL);
             }
+        } else if (dw && c->dw_t) {
+            dw_t_gemm(c, xx, s0, g, ncol);
         } else if (dw) {
             const real *cols = group_columns(c, xx, s0, g);
-            if (c->dw_t)
-                dw_t_gemm(c, cols, ncol);
-            else
-                gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
+            gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
         }
     }
     if (dw && c->dw_t) transpose_into(dw, c->dw_tr, c->ckk, (size_t)oc, 0);

@@ -106,6 +106,16 @@ void im2col_ld(const conv_geom *g, const real *x, real *col, size_t ld)
     }
 }
 
+void im2col_rows_ld(const conv_geom *g, const real *x, real *col, size_t ld, int r0, int r1)
+{
+    int same = g->stride == 1 && g->oh == g->h && g->ow == g->w && 2 * g->pad == g->k - 1;
+    int r;
+    for (r = r0; r < r1; r++) {
+        if (same) im2col_row_same(g, x, r, col + (size_t)r * ld);
+        else im2col_row(g, x, r, col + (size_t)r * ld);
+    }
+}
+
 void im2col(const conv_geom *g, const real *x, real *col)
 {
     im2col_ld(g, x, col, (size_t)g->oh * g->ow);

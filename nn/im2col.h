@@ -33,6 +33,9 @@ void col2im_add(const conv_geom *g, const real *col, real *x);
 /* The same with col's row stride ld (>= OH*OW). */
 void im2col_ld(const conv_geom *g, const real *x, real *col, size_t ld);
 void col2im_add_ld(const conv_geom *g, const real *col, size_t ld, real *x);
+/* Rows r0 .. r1-1 only (row r at col + r*ld), serially: the part of
+ * im2col_ld one thread writes when the rows are split over threads. */
+void im2col_rows_ld(const conv_geom *g, const real *x, real *col, size_t ld, int r0, int r1);
 /* x = fold(col): the same bits as zeroing x, then col2im_add_ld, without
  * reading x (the fused zeroing of nn/fuse.h). */
 void col2im_set_ld(const conv_geom *g, const real *col, size_t ld, real *x);

@@ -1,6 +1,7 @@
 /*
  * tests/test_im2col.c - nn/im2col.c against a naive reference:
- * - im2col / im2col_ld equal, value for value, the definition
+ * - im2col / im2col_ld (and im2col_rows_ld by row ranges) equal, value for
+ *   value, the definition
  *   col[(c*K + ki)*K + kj][oi*OW + oj] = x[c, oi*s - p + ki, oj*s - p + kj]
  *   (0 outside), for "same" geometries (the fast shifted-copy path: 3x3 pad 1,
  *   5x5 pad 2, tiny and non-square planes) and others (stride 2, no padding,
@@ -67,6 +68,16 @@ static int check_geom(int c, int h, int w, int k, int stride, int pad, int extra
     for (r = 0; r < (int)rows; r++) {
         for (p = 0; p < (int)ohw; p++) bad += col[(size_t)r * ld + p] != naive(&g, x, r, p);
         for (p = (int)ohw; p < (int)ld; p++) bad += col[(size_t)r * ld + p] != SENTINEL;
+    }
+    {   /* im2col_rows_ld in three row ranges gives the same, gap untouched */
+        real *col3 = (real *)malloc(rows * ld * sizeof(real));
+        int cut1 = (int)rows / 3, cut2 = 2 * (int)rows / 3;
+        for (i = 0; i < rows * ld; i++) col3[i] = SENTINEL;
+        im2col_rows_ld(&g, x, col3, ld, cut2, (int)rows);
+        im2col_rows_ld(&g, x, col3, ld, 0, cut1);
+        im2col_rows_ld(&g, x, col3, ld, cut1, cut2);
+        bad += memcmp(col, col3, rows * ld * sizeof(real)) != 0;
+        free(col3);
     }
     if (extra == 0) {   /* the plain entry point gives the same */
         real *col2 = (real *)malloc(rows * ohw * sizeof(real));
