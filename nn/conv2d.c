@@ -650,14 +650,69 @@ static void conv2d_tangent(layer *l, const real *x_t, real *y_t)
  * depend on the split (each element is one sum over the group's columns).
  * Level 3 64x64 exact step, 2 threads, min of 4 steps, 3 runs alternated in
  * the same minute: 302-310 -> 252-291 ms. */
-static void dw_t_rows(conv2d *c, const real *xx, int s0, int g, int ncol, int r0, int r1)
+/* The group's dy as the transposed stage, read in place: X (g*OH*OW, OC),
+ * X[k][o] = dd[s0 + k / OH*OW][o][k mod OH*OW], a gemm_src for dW^T's B =
+ * stage^T (the same values as the staged copy, so the same bits). */
+typedef struct dd_view {
+    const real *dd;   /* sample s0's dy */
+    size_t ohw, out_sz;
+} dd_view;
+
+static void dd_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w,
+                      real *dst)
+{
+    const dd_view *v = (const dd_view *)ctx;
+    size_t s, i, t;
+    for (s = 0; s < nc; s += (size_t)w) {
+        size_t cnt = nc - s < (size_t)w ? nc - s : (size_t)w, p = 0, q = k0;
+        real *d = dst + s * kc;
+        while (p < kc) {   /* one sample's run of pixels at a time */
+            size_t sm = q / v->ohw, px = q % v->ohw;
+            size_t len = v->ohw - px < kc - p ? v->ohw - px : kc - p;
+            const real *base = v->dd + sm * v->out_sz + px;
+            real *dp = d + p * (size_t)w;
+            for (i = 0; i < cnt; i++) {
+                const real *src = base + (j0 + s + i) * v->ohw;
+                for (t = 0; t < len; t++) dp[t * (size_t)w + i] = src[t];
+            }
+            for (; i < (size_t)w; i++)
+                for (t = 0; t < len; t++) dp[t * (size_t)w + i] = 0;
+            p += len;
+            q += len;
+        }
+    }
+}
+
+/* (real)lanes_sum of the stage row of channel o (the group's g samples of
+ * dy[o] side by side) without the stage: position i of the row goes to
+ * lane i mod LANES, sample by sample, in order (the same additions). */
+static real group_lanes_sum(const real *dd, size_t out_sz, size_t ohw, int g, int o)
+{
+    double acc[LANES] = {0};
+    size_t pos = 0;
+    int j;
+    for (j = 0; j < g; j++) {
+        const real *v = dd + (size_t)j * out_sz + (size_t)o * ohw;
+        size_t i = 0, lane = pos % LANES;
+        int l;
+        for (; i < ohw && lane != 0; i++, lane = (lane + 1) % LANES) acc[lane] += v[i];
+        for (; i + LANES <= ohw; i += LANES)
+            for (l = 0; l < LANES; l++) acc[l] += v[i + (size_t)l];
+        for (l = 0; i < ohw; i++, l++) acc[l] += v[i];
+        pos += ohw;
+    }
+    return (real)lanes_total(acc);
+}
+
+static void dw_t_rows(conv2d *c, const real *xx, const gemm_src *dsrc, int s0, int g, int ncol,
+                      int r0, int r1)
 {
     int oc = c->base.out_c;
     if (c->implicit) {   /* rows r0 .. r1 of the group's padded samples (c->xpad) */
         im2col_view v;
         gemm_src src;
         group_src(c, (size_t)r0, &v, &src, im2col_fill_t);
-        gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, NULL, 0, &src, c->stage, ncol, NULL, 1,
+        gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, NULL, 0, &src, NULL, 0, dsrc, 1,
                      c->dw_tr + (size_t)r0 * oc, oc, NULL);
     } else {   /* this part's rows of the group's columns, then its product */
         size_t in_sz = layer_in_size(&c->base);
@@ -672,27 +727,45 @@ static void dw_t_rows(conv2d *c, const real *xx, int s0, int g, int ncol, int r0
             else
                 im2col_rows_ld(&c->g, xs, dst, (size_t)ncol, r0, r1);
         }
-        gemm(0, 1, r1 - r0, oc, ncol, 1, c->col + (size_t)r0 * ncol, ncol, c->stage, ncol, 1,
-             c->dw_tr + (size_t)r0 * oc, oc);
+        gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, c->col + (size_t)r0 * ncol, ncol, NULL, NULL,
+                     0, dsrc, 1, c->dw_tr + (size_t)r0 * oc, oc, NULL);
     }
 }
 
-/* The columns of samples s0 .. s0+g-1 of xx: each part writes its own rows
- * of them into c->col (im2col split by rows: no parallel region of its
- * own), or reads them through implicit im2col (c->xpad holds the group). */
-static void dw_t_gemm(conv2d *c, const real *xx, int s0, int g, int ncol)
+/* dW^T += cols dy^T for samples s0 .. s0+g-1, and db += their dy sums.
+ * The columns: each part writes its own rows of them into c->col (im2col
+ * split by rows: no parallel region of its own), or reads them through
+ * implicit im2col (c->xpad holds the group). dy: read in place as dd_view
+ * (no stage copy); db: each part its share of the channels, in the same
+ * region. */
+static void dw_t_gemm(conv2d *c, const real *xx, const real *dd, real *db, int s0, int g,
+                      int ncol)
 {
-    int oc = c->base.out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q;
+    int oc = c->base.out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q, o;
+    size_t out_sz = layer_out_size(&c->base);
+    dd_view v;
+    gemm_src src;
+    v.dd = dd + (size_t)s0 * out_sz;
+    v.ohw = c->ohw;
+    v.out_sz = out_sz;
+    src.fill = dd_fill_t;
+    src.ctx = &v;
     if (parts < 2 || (double)ckk * oc * ncol < CONV_SMALL_MACS) {
-        dw_t_rows(c, xx, s0, g, ncol, 0, ckk);
+        dw_t_rows(c, xx, &src, s0, g, ncol, 0, ckk);
+        if (db)
+            for (o = 0; o < oc; o++) db[o] += group_lanes_sum(v.dd, out_sz, c->ohw, g, o);
         return;
     }
     GC_OMP_FOR_TEAM(parts)
     for (q = 0; q < parts; q++) {
-        /* row ranges on multiples of 8 (gemm's row panels) */
+        /* row ranges on multiples of 8 (gemm's row panels); db's channels */
         int r0 = ckk * q / parts / 8 * 8;
         int r1 = q == parts - 1 ? ckk : ckk * (q + 1) / parts / 8 * 8;
-        if (r1 > r0) dw_t_rows(c, xx, s0, g, ncol, r0, r1);
+        int oq;
+        if (r1 > r0) dw_t_rows(c, xx, &src, s0, g, ncol, r0, r1);
+        if (db)
+            for (oq = oc * q / parts; oq < oc * (q + 1) / parts; oq++)
+                db[oq] += group_lanes_sum(v.dd, out_sz, c->ohw, g, oq);
     }
 }
 
@@ -716,20 +789,19 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
     if (dw && c->dw_t) transpose_into(c->dw_tr, dw, (size_t)oc, c->ckk, 0);
     for (s0 = 0; (dw || db) && s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
+        if (dw && c->dw_t) {   /* dy read in place (no stage), db in the same region */
+            if (c->implicit) group_pad(c, xx, s0, g);
+            dw_t_gemm(c, xx, dd, db, s0, g, ncol);
+            continue;
+        }
         stage_in(c, dd, s0, g, db);   /* the group's dd as (OC, ncol), and db */
         if (dw && c->implicit) {
+            im2col_view v;
+            gemm_src src;
             group_pad(c, xx, s0, g);
-            if (c->dw_t) {
-                dw_t_gemm(c, xx, s0, g, ncol);
-            } else {
-                im2col_view v;
-                gemm_src src;
-                group_src(c, 0, &v, &src, im2col_fill_t);
-                gemm_src_run(0, 1, oc, ckk, ncol, 1, c->stage, ncol, NULL, NULL, 0, &src, 1, dw,
-                             ckk, NULL);
-            }
-        } else if (dw && c->dw_t) {
-            dw_t_gemm(c, xx, s0, g, ncol);
+            group_src(c, 0, &v, &src, im2col_fill_t);
+            gemm_src_run(0, 1, oc, ckk, ncol, 1, c->stage, ncol, NULL, NULL, 0, &src, 1, dw, ckk,
+                         NULL);
         } else if (dw) {
             const real *cols = group_columns(c, xx, s0, g);
             gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
