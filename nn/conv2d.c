@@ -39,7 +39,11 @@
  * order of that layer's dW and db (blocks of samples instead of groups).
  * The backward pass recomputes the columns instead of keeping the forward's
  * (a cache would cost IC*K*K*OH*OW reals per sample and layer; im2col is a
- * copy, small next to the products). (Columns in the transposed layout
+ * copy, small next to the products). On the per-sample path of stride-1
+ * convs the forward and dW never write the columns out: gemm packs them
+ * straight from a padded copy of the sample (implicit im2col, gemm_src;
+ * see sample_src below; Level 1 64x64 exact step 25.3 -> 21.0 ms, one
+ * thread, same bits). (Columns in the transposed layout
  * would let dW's gemm skip its transposing pack, 1.3x-1.5x faster, but
  * writing them costs more than that; computing dx's columns a few input
  * channels at a time, so that col2im reads them back from cache, made the
@@ -83,6 +87,13 @@
 #define CONV_SMALL_MACS 1e6
 /* Upper bound on a group's column buffer, in reals (16 MB in float). */
 #define CONV_COL_CAP ((size_t)4 << 20)
+/* A group's columns go through implicit im2col when they are at least this
+ * many reals (1 MiB in float, the size of L2 here): below, im2col's one
+ * copy per tap row and gemm's packing run from L2 and were as fast or
+ * faster (Level 1 28x28's second conv, 144 x 1176: exact step 4.35 ->
+ * 4.5 ms with it; Level 3 28x28's, 576 x 1176 and up: 113-119 -> 99-107 ms;
+ * 1 thread). */
+#define CONV_IMPLICIT_MIN ((size_t)1 << 18)
 
 typedef struct conv2d {
     layer base;
@@ -93,11 +104,17 @@ typedef struct conv2d {
     size_t ckk, ohw;     /* IC*K*K, OH*OW */
     int nb;              /* samples per group */
     int slots;           /* nb == 1: threads that run samples side by side (1 without OpenMP) */
+    int team, sub;       /* nb > 1: threads of the forward and input-gradient passes, each
+                            taking a contiguous range of samples in sub-groups of sub =
+                            ceil(nb / team) (1 and nb without OpenMP; see team_apply) */
     int dw_t;            /* dW is computed transposed, as dW^T = cols dy^T (see below) */
+    int implicit;        /* stride 1, not direct, and nb == 1 or large columns: forward and
+                            dW read the columns through gemm_src panels (implicit im2col) */
+    size_t *off;         /* implicit: (IC*K*K) tap offsets in a padded image (nn/im2col.h) */
     /* Scratch of one call, in the context's shared scratch (nn/layer.h), laid
      * out one after the other; set by bind_scratch at the start of each call,
      * NULL where the length is 0: */
-    size_t col_len, stage_len, ws_len, part_len, tr_len;   /* in reals */
+    size_t col_len, stage_len, ws_len, part_len, tr_len, pad_len, sum_len;   /* in reals */
     real *col;           /* (IC*K*K, max(nb, slots) * OH*OW): a group's columns, or one
                             sample's per slot; none if direct and nb == 1 */
     real *stage;         /* (OC, nb*OH*OW) outputs / adjoints of a group; none if nb == 1 */
@@ -105,6 +122,11 @@ typedef struct conv2d {
     real *dw_part;       /* nb == 1: (CONV_DW_BLOCKS, OC, IC*K*K) block partial sums of dW,
                             each (IC*K*K, OC) if dw_t */
     real *dw_tr;         /* nb > 1 and dw_t: (IC*K*K, OC) dW^T while it accumulates */
+    real *xpad;          /* implicit: (max(nb, slots), im2col_pad_len) padded samples: one
+                            per slot (nb == 1) or a group's */
+    real *db_sums;       /* nb == 1 with bias: (max_n, OC) per-sample channel sums of dy */
+    int in_col;          /* xpad and db_sums lie at the start of col (implicit: the columns
+                            are written only by dx's pass, which uses neither) */
     int relu_out;        /* the next forward writes relu(y) (nn/fuse.h) */
     int zero_dx;         /* the next backward writes dx = fold(...), not += (nn/fuse.h) */
 } conv2d;
@@ -131,6 +153,13 @@ static void bind_scratch(conv2d *c)
     c->ws = take_scratch(&p, c->ws_len);
     c->dw_part = take_scratch(&p, c->part_len);
     c->dw_tr = take_scratch(&p, c->tr_len);
+    if (c->in_col) {   /* no memory of their own: no pages beyond the columns' */
+        c->xpad = c->pad_len ? c->col : NULL;
+        c->db_sums = c->sum_len ? c->col + c->pad_len : NULL;
+    } else {
+        c->xpad = take_scratch(&p, c->pad_len);
+        c->db_sums = take_scratch(&p, c->sum_len);
+    }
 }
 
 /* dxs (IC, H, W) += fold(cols), or = fold(cols) if set (the caller's
@@ -179,6 +208,12 @@ static void out_row(real *dst, const real *src, size_t len, const real *b, int r
  * OC*IC*K*K*N*OH*OW multiply-adds).
  */
 static int conv_dw_transposed(size_t ckk, int oc) { return ckk > (size_t)oc; }
+/* With implicit im2col on the per-sample path the columns are packed from
+ * the padded sample in either orientation, and dW = dy cols^T (dy packed as
+ * A, cols^T as 16-wide B panels, no transposed partial sums) was the faster
+ * one there also for IC*K*K > OC: Level 1 64x64's second conv (144 > 32),
+ * exact step, 1 thread, min of 80, 5 runs alternated: 19.9-20.3 -> 19.3-19.6
+ * ms in 4 of 5 (same bits). */
 
 /* dst (cols, rows) = src (rows, cols)^T, or += if add, in 16 x 16 tiles
  * (so that the strided side stays in cache: 256 x 2304 0.8 -> 0.23 ms). */
@@ -225,31 +260,45 @@ static const real *group_columns(conv2d *c, const real *xx, int s0, int g)
     return c->col;
 }
 
-/* y (N, OC, OH*OW) samples s0 .. s0+g-1 = stage (OC, g*OH*OW) (+ bias),
- * rectified if relu. */
-static void unstage(const conv2d *c, int s0, int g, const real *bias, int relu, real *y)
+/* Implicit im2col of a group (c->implicit, nb > 1): samples s0 .. s0+g-1
+ * of xx padded side by side in c->xpad, and v / src reading them as the
+ * group's columns (IC*K*K, g*OH*OW) (fill: im2col_fill) or their transpose
+ * (im2col_fill_t), from tap row r0 on. */
+static void group_pad(conv2d *c, const real *xx, int s0, int g)
 {
-    int oc = c->base.out_c, t;
-    size_t out_sz = layer_out_size(&c->base), ncol = (size_t)g * c->ohw;
-    GC_OMP_FOR(ncol * oc)
-    for (t = 0; t < g * oc; t++) {
-        int j = t / oc, o = t % oc;
-        out_row(y + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw,
-                c->stage + (size_t)o * ncol + (size_t)j * c->ohw, c->ohw, bias ? bias + o : NULL,
-                relu);
-    }
+    size_t in_sz = layer_in_size(&c->base), plen = im2col_pad_len(&c->g);
+    int j;
+    GC_OMP_FOR(plen * (size_t)g)
+    for (j = 0; j < g; j++)
+        im2col_pad(&c->g, xx + (size_t)(s0 + j) * in_sz, c->xpad + (size_t)j * plen);
+}
+
+static void group_src(const conv2d *c, size_t r0, im2col_view *v, gemm_src *src,
+                      void (*fill)(const void *, size_t, size_t, size_t, size_t, int, real *))
+{
+    v->g = &c->g;
+    v->xp = c->xpad;
+    v->stride = im2col_pad_len(&c->g);
+    v->off = c->off + r0;
+    src->fill = fill;
+    src->ctx = v;
 }
 
 /* stage (OC, g*OH*OW) = dd (N, OC, OH*OW) samples s0 .. s0+g-1. */
-static void stage_in(conv2d *c, const real *dd, int s0, int g)
+/* With db, also db[o] += lanes_sum(stage row o) for each channel, right
+ * after its row is filled (one parallel region for both, over channels). */
+static void stage_in(conv2d *c, const real *dd, int s0, int g, real *db)
 {
-    int oc = c->base.out_c, t;
+    int oc = c->base.out_c, o;
     size_t out_sz = layer_out_size(&c->base), ncol = (size_t)g * c->ohw;
     GC_OMP_FOR(ncol * oc)
-    for (t = 0; t < g * oc; t++) {
-        int j = t / oc, o = t % oc;
-        memcpy(c->stage + (size_t)o * ncol + (size_t)j * c->ohw,
-               dd + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw, c->ohw * sizeof(real));
+    for (o = 0; o < oc; o++) {
+        real *row = c->stage + (size_t)o * ncol;
+        int j;
+        for (j = 0; j < g; j++)
+            memcpy(row + (size_t)j * c->ohw, dd + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw,
+                   c->ohw * sizeof(real));
+        if (db) db[o] += (real)lanes_sum(row, ncol);
     }
 }
 
@@ -285,6 +334,39 @@ static void slot_gemm(const conv2d *c, int t, int ta, int tb, int m, int n, int 
         gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, cc, ldc);
 }
 
+/*
+ * Implicit im2col (c->implicit: the per-sample path of a stride-1 conv with
+ * im2col). The forward product's B = cols and the weight gradient's cols
+ * operand are not written out by im2col and then packed by gemm: gemm
+ * takes them as a gemm_src whose panels are filled straight from a padded
+ * copy of the sample (nn/im2col.h), which saves a pass that writes the
+ * columns (IC*K*K*OH*OW reals per sample) and one that reads them. The
+ * packed values are the same, so the same bits. (The input gradient still
+ * goes through the columns: gemm writes them, col2im folds them.)
+ */
+static void slot_gemm_src(const conv2d *c, int t, int ta, int tb, int m, int n, int k,
+                          const real *a, int lda, const gemm_src *as, const real *b, int ldb,
+                          const gemm_src *bs, real beta, real *cc, int ldc)
+{
+    gemm_src_run(ta, tb, m, n, k, 1, a, lda, as, b, ldb, bs, beta, cc, ldc,
+                 c->ws ? c->ws + (size_t)t * gemm_workspace_len() : NULL);
+}
+
+/* Slot t's padded copy of sample xs, and v / src reading it as the columns
+ * (fill: im2col_fill for cols, im2col_fill_t for cols^T). */
+static void sample_src(const conv2d *c, const real *xs, int t, im2col_view *v, gemm_src *src,
+                       void (*fill)(const void *, size_t, size_t, size_t, size_t, int, real *))
+{
+    real *xp = c->xpad + (size_t)t * im2col_pad_len(&c->g);
+    im2col_pad(&c->g, xs, xp);
+    v->g = &c->g;
+    v->xp = xp;
+    v->stride = im2col_pad_len(&c->g);
+    v->off = c->off;
+    src->fill = fill;
+    src->ctx = v;
+}
+
 /* The columns of sample xs on slot t (xs itself for a direct conv). */
 static const real *sample_columns(conv2d *c, const real *xs, int t)
 {
@@ -299,7 +381,14 @@ static void apply_sample(conv2d *c, const real *w, const real *bias, int relu, c
                          real *ys, int t)
 {
     int oc = c->base.out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, o;
-    slot_gemm(c, t, 0, 0, oc, ohw, ckk, w, ckk, sample_columns(c, xs, t), ohw, 0, ys, ohw);
+    if (c->implicit) {
+        im2col_view v;
+        gemm_src src;
+        sample_src(c, xs, t, &v, &src, im2col_fill);
+        slot_gemm_src(c, t, 0, 0, oc, ohw, ckk, w, ckk, NULL, NULL, 0, &src, 0, ys, ohw);
+    } else {
+        slot_gemm(c, t, 0, 0, oc, ohw, ckk, w, ckk, sample_columns(c, xs, t), ohw, 0, ys, ohw);
+    }
     if (bias || relu)
         for (o = 0; o < oc; o++) {
             real *yo = ys + (size_t)o * c->ohw;
@@ -319,7 +408,21 @@ static void apply_samples(conv2d *c, const real *w, const real *bias, int relu, 
                      GC_THREAD_NUM());
 }
 
-/* The pair (xx, dd) for nb == 1: dw, db, dxx, set as conv_adjoint. */
+/* sums[o] = (real)lanes_sum(dys + o*ohw, ohw) for o < oc: the bias
+ * gradient's per-sample terms. (Two channels interleaved in one loop, for
+ * two independent chains of additions, came out 1.7x slower than this: the
+ * processor overlaps the consecutive sums already, and gcc vectorised the
+ * pair badly.) */
+static void channel_sums(const real *dys, size_t ohw, int oc, real *sums)
+{
+    int o;
+    for (o = 0; o < oc; o++) sums[o] = (real)lanes_sum(dys + (size_t)o * ohw, ohw);
+}
+
+/* The pair (xx, dd) for nb == 1: dw, db, dxx, set as conv_adjoint. With dw,
+ * db's per-sample sums are taken in the weight gradient's loop, where each
+ * sample's dy is read anyway (c->db_sums), and added in sample order after
+ * it: the same additions as db's own loop, without its pass over dy. */
 static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real *dd, real *dw,
                             real *db, real *dxx, int set)
 {
@@ -327,7 +430,8 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
     size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l);
     size_t wlen = (size_t)l->out_c * c->ckk;
     int oc = l->out_c, ckk = (int)c->ckk, ohw = (int)c->ohw, n = l->n, sm, b, o;
-    if (db) {   /* channels over threads; each sums its samples in order */
+    real *sums = db && dw ? c->db_sums : NULL;
+    if (db && !sums) {   /* channels over threads; each sums its samples in order */
         GC_OMP_FOR((size_t)n * out_sz)
         for (o = 0; o < oc; o++)
             for (sm = 0; sm < n; sm++)
@@ -342,8 +446,22 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
             int j;
             real *part = c->dw_part + (size_t)b * wlen;
             for (j = lo; j < hi; j++) {
-                const real *cols = sample_columns(c, xx + (size_t)j * in_sz, t);
                 const real *dys = dd + (size_t)j * out_sz;
+                const real *cols;
+                if (sums) channel_sums(dys, c->ohw, oc, sums + (size_t)j * oc);
+                if (c->implicit) {   /* the same products, cols^T from a gemm_src */
+                    im2col_view v;
+                    gemm_src src;
+                    sample_src(c, xx + (size_t)j * in_sz, t, &v, &src, im2col_fill_t);
+                    if (c->dw_t)
+                        slot_gemm_src(c, t, 0, 1, ckk, oc, ohw, NULL, 0, &src, dys, ohw, NULL,
+                                      j == lo ? 0 : 1, part, oc);
+                    else
+                        slot_gemm_src(c, t, 0, 1, oc, ckk, ohw, dys, ohw, NULL, NULL, 0, &src,
+                                      j == lo ? 0 : 1, part, ckk);
+                    continue;
+                }
+                cols = sample_columns(c, xx + (size_t)j * in_sz, t);
                 if (c->dw_t)   /* part (IC*K*K, OC) = sum_j cols_j dy_j^T */
                     slot_gemm(c, t, 0, 1, ckk, oc, ohw, cols, ohw, dys, ohw, j == lo ? 0 : 1,
                               part, oc);
@@ -352,6 +470,9 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
                               part, ckk);
             }
         }
+        if (sums)
+            for (o = 0; o < oc; o++)
+                for (sm = 0; sm < n; sm++) db[o] += sums[(size_t)sm * oc + o];
         for (b = 0; b < CONV_DW_BLOCKS; b++) {
             const real *part = c->dw_part + (size_t)b * wlen;
             if (n * (b + 1) / CONV_DW_BLOCKS == n * b / CONV_DW_BLOCKS) continue;   /* empty */
@@ -378,23 +499,133 @@ static void adjoint_samples(conv2d *c, const real *w, const real *xx, const real
     }
 }
 
-/* y = W cols(x) (+ b), rectified if relu, group by group. */
+/*
+ * The group path's forward and input gradient split over threads by
+ * samples: thread t takes samples [n t / team, n (t+1) / team) in
+ * sub-groups of c->sub, each with its slice of the columns, the stage and
+ * the padded samples, and runs them serially (gemm inside a parallel region
+ * runs in the thread's own slot): one parallel region per pass instead of
+ * several per group. Neither result depends on the grouping (each output
+ * column, and each column of W^T dy, is its own sum over IC*K*K or OC, in
+ * gemm's order whatever N is; col2im folds each sample on its own), so the
+ * bits are those of groups of nb. (The weight and bias gradients sum over a
+ * group's columns: they keep groups of nb, in order.)
+ */
+static real *team_col(const conv2d *c, int t) { return c->col + (size_t)t * c->sub * c->ckk * c->ohw; }
+
+static real *team_stage(const conv2d *c, int t)
+{
+    return c->stage + (size_t)t * c->sub * (size_t)c->base.out_c * c->ohw;
+}
+
+static real *team_pad(const conv2d *c, int t)
+{
+    return c->xpad + (size_t)t * c->sub * im2col_pad_len(&c->g);
+}
+
+/* Samples s0 .. s0+g-1 of the forward on thread t, serially. */
+static void team_apply_part(conv2d *c, int t, const real *w, const real *bias, int relu,
+                            const real *x, real *y, int s0, int g)
+{
+    layer *l = &c->base;
+    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l), ncol = (size_t)g * c->ohw;
+    int oc = l->out_c, ckk = (int)c->ckk, j, o;
+    real *stage = team_stage(c, t);
+    if (c->implicit) {
+        im2col_view v;
+        gemm_src src;
+        real *xp = team_pad(c, t);
+        size_t plen = im2col_pad_len(&c->g);
+        for (j = 0; j < g; j++) im2col_pad(&c->g, x + (size_t)(s0 + j) * in_sz, xp + j * plen);
+        v.g = &c->g;
+        v.xp = xp;
+        v.stride = plen;
+        v.off = c->off;
+        src.fill = im2col_fill;
+        src.ctx = &v;
+        gemm_src_run(0, 0, oc, (int)ncol, ckk, 1, w, ckk, NULL, NULL, 0, &src, 0, stage,
+                     (int)ncol, NULL);
+    } else {
+        real *col = team_col(c, t);
+        for (j = 0; j < g; j++) {
+            const real *xs = x + (size_t)(s0 + j) * in_sz;
+            real *dst = col + (size_t)j * c->ohw;
+            size_t r;
+            if (c->direct)
+                for (r = 0; r < c->ckk; r++)
+                    memcpy(dst + r * ncol, xs + r * c->ohw, c->ohw * sizeof(real));
+            else
+                im2col_ld(&c->g, xs, dst, ncol);
+        }
+        gemm(0, 0, oc, (int)ncol, ckk, 1, w, ckk, col, (int)ncol, 0, stage, (int)ncol);
+    }
+    for (j = 0; j < g; j++)
+        for (o = 0; o < oc; o++)
+            out_row(y + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw,
+                    stage + (size_t)o * ncol + (size_t)j * c->ohw, c->ohw,
+                    bias ? bias + o : NULL, relu);
+}
+
+/* dxx (samples s0 .. s0+g-1) += col2im(W^T dd), or = if set, on thread t. */
+static void team_dx_part(conv2d *c, int t, const real *w, const real *dd, real *dxx, int set,
+                         int s0, int g)
+{
+    layer *l = &c->base;
+    size_t in_sz = layer_in_size(l), out_sz = layer_out_size(l), ncol = (size_t)g * c->ohw;
+    int oc = l->out_c, ckk = (int)c->ckk, j, o;
+    real *stage = team_stage(c, t), *col = team_col(c, t);
+    for (j = 0; j < g; j++)
+        for (o = 0; o < oc; o++)
+            memcpy(stage + (size_t)o * ncol + (size_t)j * c->ohw,
+                   dd + (size_t)(s0 + j) * out_sz + (size_t)o * c->ohw, c->ohw * sizeof(real));
+    gemm(1, 0, ckk, (int)ncol, oc, 1, w, ckk, stage, (int)ncol, 0, col, (int)ncol);
+    for (j = 0; j < g; j++) {
+        real *dxs = dxx + (size_t)(s0 + j) * in_sz;
+        const real *src = col + (size_t)j * c->ohw;
+        size_t r, p;
+        if (c->direct)
+            for (r = 0; r < c->ckk; r++)
+                for (p = 0; p < c->ohw; p++) dxs[r * c->ohw + p] += src[r * ncol + p];
+        else
+            fold_into(c, src, ncol, dxs, set);
+    }
+}
+
+/* Thread t's samples of the pass: the forward (dd NULL) or dx. */
+static void team_part(conv2d *c, int t, const real *w, const real *bias, int relu,
+                      const real *xx, const real *dd, real *out, int set)
+{
+    int n = c->base.n, lo = n * t / c->team, hi = n * (t + 1) / c->team, s0;
+    for (s0 = lo; s0 < hi; s0 += c->sub) {
+        int g = hi - s0 < c->sub ? hi - s0 : c->sub;
+        if (dd) team_dx_part(c, t, w, dd, out, set, s0, g);
+        else team_apply_part(c, t, w, bias, relu, xx, out, s0, g);
+    }
+}
+
+static void team_run(conv2d *c, const real *w, const real *bias, int relu, const real *xx,
+                     const real *dd, real *out, int set)
+{
+    int t;
+    if (c->team == 1) {
+        team_part(c, 0, w, bias, relu, xx, dd, out, set);
+        return;
+    }
+    GC_OMP_FOR_TEAM(c->team)
+    for (t = 0; t < c->team; t++) team_part(c, t, w, bias, relu, xx, dd, out, set);
+}
+
+/* y = W cols(x) (+ b), rectified if relu: per sample, or in groups. */
 static void conv_apply(conv2d *c, const real *x, real *y, int with_bias, int relu)
 {
     layer *l = &c->base;
     const real *w = ps_value(l->ctx->ps, c->w_idx);
     const real *bias = with_bias && c->has_bias ? ps_value(l->ctx->ps, c->b_idx) : NULL;
-    int oc = l->out_c, ckk = (int)c->ckk, s0;
     if (c->nb == 1) {
         apply_samples(c, w, bias, relu, x, y);
         return;
     }
-    for (s0 = 0; s0 < l->n; s0 += c->nb) {
-        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
-        const real *cols = group_columns(c, x, s0, g);
-        gemm(0, 0, oc, ncol, ckk, 1, w, ckk, cols, ncol, 0, c->stage, ncol);
-        unstage(c, s0, g, bias, relu, y);
-    }
+    team_run(c, w, bias, relu, x, NULL, y, 0);
 }
 
 static void conv2d_forward(layer *l, const real *x, real *y, int n)
@@ -411,29 +642,6 @@ static void conv2d_tangent(layer *l, const real *x_t, real *y_t)
     conv_apply((conv2d *)l, x_t, y_t, 0, 0);
 }
 
-/* dxx (samples s0 .. s0+g-1) += fold(c->col) (IC*K*K, g*OH*OW), or = if set
- * (never for a direct conv: conv2d_fuse_zero refuses those). */
-static void fold_group(conv2d *c, int s0, int g, real *dxx, int set)
-{
-    size_t in_sz = layer_in_size(&c->base), ncol = (size_t)g * c->ohw;
-    int j;
-    if (g == 1 && !c->direct) {
-        fold_into(c, c->col, ncol, dxx + (size_t)s0 * in_sz, set);
-        return;
-    }
-    GC_OMP_FOR(ncol * c->ckk)
-    for (j = 0; j < g; j++) {
-        real *dxs = dxx + (size_t)(s0 + j) * in_sz;
-        const real *src = c->col + (size_t)j * c->ohw;
-        size_t r, p;
-        if (c->direct)
-            for (r = 0; r < c->ckk; r++)
-                for (p = 0; p < c->ohw; p++) dxs[r * c->ohw + p] += src[r * ncol + p];
-        else
-            fold_into(c, src, ncol, dxs, set);
-    }
-}
-
 /* dW^T (IC*K*K, OC) += cols (IC*K*K, ncol) stage^T for a group, split by
  * rows of dW^T over the OpenMP threads, each a serial gemm on its rows
  * (gemm inside a parallel region runs in the caller's slot). gemm's own
@@ -442,21 +650,122 @@ static void fold_group(conv2d *c, int s0, int g, real *dxx, int set)
  * depend on the split (each element is one sum over the group's columns).
  * Level 3 64x64 exact step, 2 threads, min of 4 steps, 3 runs alternated in
  * the same minute: 302-310 -> 252-291 ms. */
-static void dw_t_gemm(conv2d *c, const real *cols, int ncol)
+/* The group's dy as the transposed stage, read in place: X (g*OH*OW, OC),
+ * X[k][o] = dd[s0 + k / OH*OW][o][k mod OH*OW], a gemm_src for dW^T's B =
+ * stage^T (the same values as the staged copy, so the same bits). */
+typedef struct dd_view {
+    const real *dd;   /* sample s0's dy */
+    size_t ohw, out_sz;
+} dd_view;
+
+static void dd_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w,
+                      real *dst)
 {
-    int oc = c->base.out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q;
+    const dd_view *v = (const dd_view *)ctx;
+    size_t s, i, t;
+    for (s = 0; s < nc; s += (size_t)w) {
+        size_t cnt = nc - s < (size_t)w ? nc - s : (size_t)w, p = 0, q = k0;
+        real *d = dst + s * kc;
+        while (p < kc) {   /* one sample's run of pixels at a time */
+            size_t sm = q / v->ohw, px = q % v->ohw;
+            size_t len = v->ohw - px < kc - p ? v->ohw - px : kc - p;
+            const real *base = v->dd + sm * v->out_sz + px;
+            real *dp = d + p * (size_t)w;
+            for (i = 0; i < cnt; i++) {
+                const real *src = base + (j0 + s + i) * v->ohw;
+                for (t = 0; t < len; t++) dp[t * (size_t)w + i] = src[t];
+            }
+            for (; i < (size_t)w; i++)
+                for (t = 0; t < len; t++) dp[t * (size_t)w + i] = 0;
+            p += len;
+            q += len;
+        }
+    }
+}
+
+/* (real)lanes_sum of the stage row of channel o (the group's g samples of
+ * dy[o] side by side) without the stage: position i of the row goes to
+ * lane i mod LANES, sample by sample, in order (the same additions). */
+static real group_lanes_sum(const real *dd, size_t out_sz, size_t ohw, int g, int o)
+{
+    double acc[LANES] = {0};
+    size_t pos = 0;
+    int j;
+    for (j = 0; j < g; j++) {
+        const real *v = dd + (size_t)j * out_sz + (size_t)o * ohw;
+        size_t i = 0, lane = pos % LANES;
+        int l;
+        for (; i < ohw && lane != 0; i++, lane = (lane + 1) % LANES) acc[lane] += v[i];
+        for (; i + LANES <= ohw; i += LANES)
+            for (l = 0; l < LANES; l++) acc[l] += v[i + (size_t)l];
+        for (l = 0; i < ohw; i++, l++) acc[l] += v[i];
+        pos += ohw;
+    }
+    return (real)lanes_total(acc);
+}
+
+static void dw_t_rows(conv2d *c, const real *xx, const gemm_src *dsrc, int s0, int g, int ncol,
+                      int r0, int r1)
+{
+    int oc = c->base.out_c;
+    if (c->implicit) {   /* rows r0 .. r1 of the group's padded samples (c->xpad) */
+        im2col_view v;
+        gemm_src src;
+        group_src(c, (size_t)r0, &v, &src, im2col_fill_t);
+        gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, NULL, 0, &src, NULL, 0, dsrc, 1,
+                     c->dw_tr + (size_t)r0 * oc, oc, NULL);
+    } else {   /* this part's rows of the group's columns, then its product */
+        size_t in_sz = layer_in_size(&c->base);
+        int j, r;
+        for (j = 0; j < g; j++) {
+            const real *xs = xx + (size_t)(s0 + j) * in_sz;
+            real *dst = c->col + (size_t)j * c->ohw;
+            if (c->direct)
+                for (r = r0; r < r1; r++)
+                    memcpy(dst + (size_t)r * ncol, xs + (size_t)r * c->ohw,
+                           c->ohw * sizeof(real));
+            else
+                im2col_rows_ld(&c->g, xs, dst, (size_t)ncol, r0, r1);
+        }
+        gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, c->col + (size_t)r0 * ncol, ncol, NULL, NULL,
+                     0, dsrc, 1, c->dw_tr + (size_t)r0 * oc, oc, NULL);
+    }
+}
+
+/* dW^T += cols dy^T for samples s0 .. s0+g-1, and db += their dy sums.
+ * The columns: each part writes its own rows of them into c->col (im2col
+ * split by rows: no parallel region of its own), or reads them through
+ * implicit im2col (c->xpad holds the group). dy: read in place as dd_view
+ * (no stage copy); db: each part its share of the channels, in the same
+ * region. */
+static void dw_t_gemm(conv2d *c, const real *xx, const real *dd, real *db, int s0, int g,
+                      int ncol)
+{
+    int oc = c->base.out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q, o;
+    size_t out_sz = layer_out_size(&c->base);
+    dd_view v;
+    gemm_src src;
+    v.dd = dd + (size_t)s0 * out_sz;
+    v.ohw = c->ohw;
+    v.out_sz = out_sz;
+    src.fill = dd_fill_t;
+    src.ctx = &v;
     if (parts < 2 || (double)ckk * oc * ncol < CONV_SMALL_MACS) {
-        gemm(0, 1, ckk, oc, ncol, 1, cols, ncol, c->stage, ncol, 1, c->dw_tr, oc);
+        dw_t_rows(c, xx, &src, s0, g, ncol, 0, ckk);
+        if (db)
+            for (o = 0; o < oc; o++) db[o] += group_lanes_sum(v.dd, out_sz, c->ohw, g, o);
         return;
     }
     GC_OMP_FOR_TEAM(parts)
     for (q = 0; q < parts; q++) {
-        /* row ranges on multiples of 8 (gemm's row panels) */
+        /* row ranges on multiples of 8 (gemm's row panels); db's channels */
         int r0 = ckk * q / parts / 8 * 8;
         int r1 = q == parts - 1 ? ckk : ckk * (q + 1) / parts / 8 * 8;
-        if (r1 > r0)
-            gemm(0, 1, r1 - r0, oc, ncol, 1, cols + (size_t)r0 * ncol, ncol, c->stage, ncol, 1,
-                 c->dw_tr + (size_t)r0 * oc, oc);
+        int oq;
+        if (r1 > r0) dw_t_rows(c, xx, &src, s0, g, ncol, r0, r1);
+        if (db)
+            for (oq = oc * q / parts; oq < oc * (q + 1) / parts; oq++)
+                db[oq] += group_lanes_sum(v.dd, out_sz, c->ohw, g, oq);
     }
 }
 
@@ -464,7 +773,7 @@ static void dw_t_gemm(conv2d *c, const real *cols, int ncol)
  *   dw  += dd cols(xx)^T      (if dw)
  *   db  += sum_p dd           (if db)
  *   dxx += col2im(W^T dd)     (if dxx; = instead of += if set, not direct)
- * group by group. */
+ * per sample, or dw and db group by group, then dxx (team_run). */
 static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, real *db,
                          real *dxx, int set)
 {
@@ -478,27 +787,28 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
     }
     /* accumulate dW^T where dW would be: the same additions, element by element */
     if (dw && c->dw_t) transpose_into(c->dw_tr, dw, (size_t)oc, c->ckk, 0);
-    for (s0 = 0; s0 < l->n; s0 += c->nb) {
-        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw, o;
-        stage_in(c, dd, s0, g);   /* the group's dd as (OC, ncol) */
-        if (db) {
-            GC_OMP_FOR((size_t)oc * ncol)
-            for (o = 0; o < oc; o++)
-                db[o] += (real)lanes_sum(c->stage + (size_t)o * ncol, (size_t)ncol);
+    for (s0 = 0; (dw || db) && s0 < l->n; s0 += c->nb) {
+        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
+        if (dw && c->dw_t) {   /* dy read in place (no stage), db in the same region */
+            if (c->implicit) group_pad(c, xx, s0, g);
+            dw_t_gemm(c, xx, dd, db, s0, g, ncol);
+            continue;
         }
-        if (dw) {
+        stage_in(c, dd, s0, g, db);   /* the group's dd as (OC, ncol), and db */
+        if (dw && c->implicit) {
+            im2col_view v;
+            gemm_src src;
+            group_pad(c, xx, s0, g);
+            group_src(c, 0, &v, &src, im2col_fill_t);
+            gemm_src_run(0, 1, oc, ckk, ncol, 1, c->stage, ncol, NULL, NULL, 0, &src, 1, dw, ckk,
+                         NULL);
+        } else if (dw) {
             const real *cols = group_columns(c, xx, s0, g);
-            if (c->dw_t)
-                dw_t_gemm(c, cols, ncol);
-            else
-                gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
-        }
-        if (dxx) {
-            gemm(1, 0, ckk, ncol, oc, 1, w, ckk, c->stage, ncol, 0, c->col, ncol);
-            fold_group(c, s0, g, dxx, set);
+            gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
         }
     }
     if (dw && c->dw_t) transpose_into(dw, c->dw_tr, c->ckk, (size_t)oc, 0);
+    if (dxx) team_run(c, w, NULL, 0, NULL, dd, dxx, set);
 }
 
 static void conv2d_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
@@ -521,6 +831,7 @@ static void conv2d_backward(layer *l, const real *dy, real *dx)
 
 static void conv2d_destroy(layer *l)
 {
+    free(((conv2d *)l)->off);
     free(l);   /* its scratch belongs to the context */
 }
 
@@ -566,6 +877,7 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     conv2d *c;
     int64_t wshape[4], bshape[1];
     size_t col_sz;
+    int held;
     double bound;
     GC_CHECK(in_c >= 1 && in_h >= 1 && in_w >= 1 && out_c >= 1);
     GC_CHECK(k >= 1 && stride >= 1 && pad >= 0);
@@ -610,13 +922,30 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     c->slots = c->nb == 1 ? GC_MAX_THREADS() : 1;
     if (c->slots > ctx->max_n) c->slots = ctx->max_n;
     if (c->slots < 1) c->slots = 1;
-    if (!c->direct || c->nb > 1)
-        c->col_len = scratch_len(col_sz * (size_t)(c->nb > c->slots ? c->nb : c->slots));
+    c->team = c->nb > 1 ? GC_MAX_THREADS() : 1;
+    if (c->team > c->nb) c->team = c->nb;
+    if (c->team < 1) c->team = 1;
+    c->sub = (c->nb + c->team - 1) / c->team;
+    /* samples the column / stage / padded buffers hold at once */
+    held = c->nb > c->slots ? c->nb : c->slots;
+    if (c->team * c->sub > held) held = c->team * c->sub;
+    if (!c->direct || c->nb > 1) c->col_len = scratch_len(col_sz * (size_t)held);
     if (c->slots > 1) c->ws_len = scratch_len(gemm_workspace_len() * (size_t)c->slots);
-    c->dw_t = conv_dw_transposed(c->ckk, out_c);
+    c->implicit = !c->direct && stride == 1 &&
+                  (c->nb == 1 || col_sz * (size_t)c->nb >= CONV_IMPLICIT_MIN);
+    /* per sample with implicit im2col, dW = dy cols^T is faster either way */
+    c->dw_t = !(c->implicit && c->nb == 1) && conv_dw_transposed(c->ckk, out_c);
     if (c->nb == 1) c->part_len = scratch_len((size_t)CONV_DW_BLOCKS * (size_t)out_c * c->ckk);
     else if (c->dw_t) c->tr_len = scratch_len((size_t)out_c * c->ckk);
-    if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)c->nb);
-    ctx_reserve_scratch(ctx, c->col_len + c->stage_len + c->ws_len + c->part_len + c->tr_len);
+    if (c->nb > 1) c->stage_len = scratch_len((size_t)out_c * c->ohw * (size_t)held);
+    if (c->nb == 1 && c->has_bias) c->sum_len = scratch_len((size_t)ctx->max_n * (size_t)out_c);
+    if (c->implicit) {
+        c->off = (size_t *)gc_calloc(c->ckk, sizeof(size_t));
+        im2col_offsets(&c->g, c->off);
+        c->pad_len = scratch_len(im2col_pad_len(&c->g) * (size_t)held);
+    }
+    c->in_col = c->implicit && c->col_len >= c->pad_len + c->sum_len;
+    ctx_reserve_scratch(ctx, c->col_len + c->stage_len + c->ws_len + c->part_len + c->tr_len +
+                                 (c->in_col ? 0 : c->pad_len + c->sum_len));
     return &c->base;
 }

@@ -141,6 +141,7 @@ typedef struct gemm_args {
     real *c;         /* (M, N); row stride ldc */
     size_t lda, ldb, ldc;
     const real *packed_a;          /* op(A) packed by gemm_pack_a (after its tag), or NULL */
+    const gemm_src *a_src, *b_src; /* operands packed by the caller (gemm_src_run), or NULL */
     const struct gemm_path *path;  /* the code path that runs this call */
 } gemm_args;
 
@@ -183,6 +184,11 @@ static const real gemm_zeros[GEMM_KC];
 #else
 #define GEMM_J_LOOP
 #define GEMM_KERNEL_ATTR
+#endif
+#if defined(__GNUC__)
+#define GEMM_STORE_INLINE inline __attribute__((always_inline))
+#else
+#define GEMM_STORE_INLINE inline
 #endif
 
 /* The build's own path: the code the compiler flags target. */
@@ -331,6 +337,8 @@ static void gemm_setup(gemm_args *g, int trans_a, int trans_b, int m, int n, int
     g->ldb = ldb > 0 ? (size_t)ldb : 0;
     g->ldc = ldc > 0 ? (size_t)ldc : 0;
     g->packed_a = NULL;
+    g->a_src = NULL;
+    g->b_src = NULL;
     g->path = path_get();
     if (m > 0 && n > 0 && k > 0 && alpha != 0) {
         GC_CHECK(a != NULL && b != NULL);
@@ -419,6 +427,40 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, real alpha,
     gemm_args g;
     gemm_setup(&g, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (!gemm_trivial(&g)) gemm_run(&g);
+}
+
+void gemm_src_run(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
+                  int lda, const gemm_src *a_src, const real *b, int ldb,
+                  const gemm_src *b_src, real beta, real *c, int ldc, real *work)
+{
+    gemm_args g;
+    /* a source operand passes the checks with a stand-in matrix, never read */
+    if (a_src) {
+        trans_a = 0;
+        a = gemm_zeros;
+        lda = k;
+    }
+    if (b_src) {
+        trans_b = 0;
+        b = gemm_zeros;
+        ldb = n;
+    }
+    gemm_setup(&g, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (a_src) {
+        GC_CHECK(a_src->fill != NULL);
+        g.a = NULL;
+        g.a_src = a_src;
+    }
+    if (b_src) {
+        GC_CHECK(b_src->fill != NULL);
+        g.b = NULL;
+        g.b_src = b_src;
+    }
+    if (gemm_trivial(&g)) return;
+    if (work)
+        g.path->part(&g, 0, g.m, 0, g.n, work);
+    else
+        gemm_run(&g);
 }
 
 /* M rounded up to whole micro-panels of the largest MR. */

@@ -59,6 +59,35 @@ void gemm_packed_a(int trans_b, int m, int n, int k, real alpha, const real *pac
                    const real *b, int ldb, real beta, real *c, int ldc);
 
 /*
+ * An operand that the caller writes straight into gemm's packed panels,
+ * instead of a matrix gemm packs: nn/conv2d.c's implicit im2col, whose
+ * columns are then never stored whole. For B it stands for op(B) (K x N),
+ * for A for op(A)^T (K x M); call that matrix X (K x N'). fill writes the
+ * panels of rows k0 .. k0+kc-1 and columns j0 .. j0+nc-1 of X, w columns
+ * each (w is the code path's NR for B, MR for A):
+ *   dst[s*kc + p*w + j] = X[k0 + p][j0 + s + j]
+ *       for p < kc, s = 0, w, 2w, ... < nc, j < w,
+ *   and 0 where s + j >= nc (the missing columns of the last panel).
+ * gemm may call fill from several threads at once (a gemm() split over
+ * threads): it must only read ctx. The packed values are what gemm's own
+ * packing would write for X, so the product has the same bits.
+ */
+typedef struct gemm_src {
+    void (*fill)(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w,
+                 real *dst);
+    const void *ctx;
+} gemm_src;
+
+/* gemm with op(A) given by a_src and / or op(B) by b_src (NULL: the matrix a
+ * or b with its trans flag and stride, as in gemm; for a source operand the
+ * matrix pointer, stride and trans flag are ignored). work NULL: as gemm()
+ * (static slots, threads for large products); else as gemm_ws with that
+ * workspace. The same bits as gemm() on the matrices the sources stand for. */
+void gemm_src_run(int trans_a, int trans_b, int m, int n, int k, real alpha, const real *a,
+                  int lda, const gemm_src *a_src, const real *b, int ldb,
+                  const gemm_src *b_src, real beta, real *c, int ldc, real *work);
+
+/*
  * Code paths (nn/gemm.c, docs/GEMM.md). On x86-64 built with gcc or clang
  * (and not already for AVX-512), the packing and the micro-kernel are also
  * compiled for AVX2 and AVX-512F, and the first call picks the widest one the

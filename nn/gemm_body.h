@@ -96,6 +96,10 @@ GEMM_TARGET static void GEMM_FN(pack_a)(const gemm_args *g, size_t ic, size_t mc
                                         size_t kc, real *restrict dst)
 {
     size_t r, i, p;
+    if (g->a_src) {   /* the caller's panels of op(A)^T (gemm_src) */
+        g->a_src->fill(g->a_src->ctx, pc, kc, ic, mc, GEMM_MR, dst);
+        return;
+    }
     for (r = 0; r < mc; r += GEMM_MR) {
         size_t mr = min_size(GEMM_MR, mc - r);
         if (!g->trans_a) {
@@ -124,6 +128,10 @@ GEMM_TARGET static void GEMM_FN(pack_b)(const gemm_args *g, size_t pc, size_t kc
                                         size_t nc, real *restrict dst)
 {
     size_t s, j, p;
+    if (g->b_src) {   /* the caller's panels of op(B) (gemm_src) */
+        g->b_src->fill(g->b_src->ctx, pc, kc, jc, nc, GEMM_NR, dst);
+        return;
+    }
     for (s = 0; s < nc; s += GEMM_NR) {
         size_t nr = min_size(GEMM_NR, nc - s);
         if (g->trans_b) {
@@ -146,7 +154,7 @@ GEMM_TARGET static void GEMM_FN(pack_b)(const gemm_args *g, size_t pc, size_t kc
 
 /* c[j] = alpha*acc[j] + beta*c[j] for j < cnt (cnt <= VL); beta == 0 never
  * reads c. */
-GEMM_TARGET static void GEMM_FN(store_vec)(real *restrict c, const real *restrict acc, int cnt,
+GEMM_TARGET GEMM_KERNEL_ATTR static GEMM_STORE_INLINE void GEMM_FN(store_vec)(real *restrict c, const real *restrict acc, int cnt,
                                            real alpha, real beta)
 {
     int j;
@@ -211,7 +219,7 @@ GEMM_TARGET GEMM_KERNEL_ATTR static void GEMM_FN(kernel)(size_t kc, const real *
 }
 #elif GEMM_MR == 4 && GEMM_NV == 2
 /* Row i of the tile is the pair (ci_lo, ci_hi): columns [0, VL) and [VL, 2VL). */
-GEMM_TARGET static void GEMM_FN(store_row2)(real *restrict c, const real *restrict lo,
+GEMM_TARGET GEMM_KERNEL_ATTR static GEMM_STORE_INLINE void GEMM_FN(store_row2)(real *restrict c, const real *restrict lo,
                                             const real *restrict hi, int nr, real alpha,
                                             real beta)
 {

@@ -106,6 +106,16 @@ void im2col_ld(const conv_geom *g, const real *x, real *col, size_t ld)
     }
 }
 
+void im2col_rows_ld(const conv_geom *g, const real *x, real *col, size_t ld, int r0, int r1)
+{
+    int same = g->stride == 1 && g->oh == g->h && g->ow == g->w && 2 * g->pad == g->k - 1;
+    int r;
+    for (r = r0; r < r1; r++) {
+        if (same) im2col_row_same(g, x, r, col + (size_t)r * ld);
+        else im2col_row(g, x, r, col + (size_t)r * ld);
+    }
+}
+
 void im2col(const conv_geom *g, const real *x, real *col)
 {
     im2col_ld(g, x, col, (size_t)g->oh * g->ow);
@@ -140,19 +150,85 @@ static void col2im_channel(const conv_geom *g, const real *col, size_t ld, int c
     }
 }
 
-/* Channel c of x += fold of its 9 rows of col, for the 3x3 "same" convolution
- * (stride 1, pad 1, OH = H, OW = W) of every model. The same additions as
- * col2im_channel in the same order for each element of x ((ki, kj)
- * ascending; within one (ki, kj) row an element receives at most one
- * value), so the same bits; but one input row at a time, taking the three
- * kj rows of a ki together: input column jj receives row kj's output
- * column jj + 1 - kj (kj = 0 misses the last column, kj = 2 the first).
- * col2im_channel's inner loop runs over one output row minus the wrapped
- * column (13 of 14 values at 14x14), 9 times per input row; this one runs
- * over the whole row, 3 times. Measured single-threaded (-O3 -march=native),
- * the folds of one batch of 32: Level 1 28x28's second conv 1.0 -> 0.26 ms
- * (of a 6 ms exact step), Level 3 64x64's six 3x3 convs 31 -> 13 ms. */
-static void col2im_channel_same3(const conv_geom *g, const real *col, size_t ld, int c,
+/* One input row d (w >= 2) of col2im_channel_same3: each element gets its
+ * old value (0 if set), then the taps of the nk tap rows a, b, e in turn,
+ * kj = 0, 1, 2 each (input column jj receives row kj's output column
+ * jj + 1 - kj): the additions one pass per tap row made, in the same
+ * order, with d loaded and stored once. set is a constant at each call, so
+ * the compiler keeps two copies of the loops. */
+static inline void fold_row_same3(real *restrict d, int w, int nk, const real *a0,
+                                  const real *a1, const real *a2, const real *b0,
+                                  const real *b1, const real *b2, const real *e0,
+                                  const real *e1, const real *e2, int set)
+{
+    int jj;
+    {
+        real t = set ? (real)0 : d[0];
+        t += a0[1];
+        t += a1[0];
+        if (nk > 1) {
+            t += b0[1];
+            t += b1[0];
+        }
+        if (nk > 2) {
+            t += e0[1];
+            t += e1[0];
+        }
+        d[0] = t;
+    }
+    if (nk == 3) {
+        for (jj = 1; jj < w - 1; jj++) {
+            real t = set ? (real)0 : d[jj];
+            t += a0[jj + 1];
+            t += a1[jj];
+            t += a2[jj - 1];
+            t += b0[jj + 1];
+            t += b1[jj];
+            t += b2[jj - 1];
+            t += e0[jj + 1];
+            t += e1[jj];
+            t += e2[jj - 1];
+            d[jj] = t;
+        }
+    } else if (nk == 2) {
+        for (jj = 1; jj < w - 1; jj++) {
+            real t = set ? (real)0 : d[jj];
+            t += a0[jj + 1];
+            t += a1[jj];
+            t += a2[jj - 1];
+            t += b0[jj + 1];
+            t += b1[jj];
+            t += b2[jj - 1];
+            d[jj] = t;
+        }
+    } else {
+        for (jj = 1; jj < w - 1; jj++) {
+            real t = set ? (real)0 : d[jj];
+            t += a0[jj + 1];
+            t += a1[jj];
+            t += a2[jj - 1];
+            d[jj] = t;
+        }
+    }
+    {
+        real t = set ? (real)0 : d[w - 1];
+        t += a1[w - 1];
+        t += a2[w - 2];
+        if (nk > 1) {
+            t += b1[w - 1];
+            t += b2[w - 2];
+        }
+        if (nk > 2) {
+            t += e1[w - 1];
+            t += e2[w - 2];
+        }
+        d[w - 1] = t;
+    }
+}
+
+/* col2im_channel_same3 with one pass per tap row ki (rows narrower than
+ * COL2IM_FUSED_MIN_W, below). */
+static void col2im_channel_same3_passes(const conv_geom *g, const real *col, size_t ld, int c,
                                  real *x, int set)
 {
     int w = g->w, ii, ki, jj;
@@ -195,6 +271,74 @@ static void col2im_channel_same3(const conv_geom *g, const real *col, size_t ld,
     }
 }
 
+/* Channel c of x += fold of its 9 rows of col, for the 3x3 "same" convolution
+ * (stride 1, pad 1, OH = H, OW = W) of every model. The same additions as
+ * col2im_channel in the same order for each element of x ((ki, kj)
+ * ascending; within one (ki, kj) row an element receives at most one
+ * value), so the same bits; but one input row at a time, taking the three
+ * kj rows of a ki together: input column jj receives row kj's output
+ * column jj + 1 - kj (kj = 0 misses the last column, kj = 2 the first).
+ * col2im_channel's inner loop runs over one output row minus the wrapped
+ * column (13 of 14 values at 14x14), 9 times per input row; this one runs
+ * over the whole row, 3 times. Measured single-threaded (-O3 -march=native),
+ * the folds of one batch of 32: Level 1 28x28's second conv 1.0 -> 0.26 ms
+ * (of a 6 ms exact step), Level 3 64x64's six 3x3 convs 31 -> 13 ms.
+ * Rows of COL2IM_FUSED_MIN_W or more then take the (up to) three tap rows
+ * in one pass (fold_row_same3: the same additions in the same order, each
+ * element loaded and stored once): one channel's fold, x = fold / x +=
+ * fold, 16 x 32x32 24 -> 15-19 / 23 -> 19-22 us, 16 x 14x14 6.4 -> 4.3-4.5 /
+ * 6.4 -> 4.8-5.1 us, 32 x 64x64 136 -> 86 / 133 -> 101 us; but 128 x 8x8
+ * 23 -> 25-27 / 17 -> 30 us, so narrower rows keep one pass per tap row. */
+#define COL2IM_FUSED_MIN_W 12
+
+static void col2im_channel_same3(const conv_geom *g, const real *col, size_t ld, int c,
+                                 real *x, int set)
+{
+    int w = g->w, ii, ki, jj;
+    real *xc = x + (size_t)c * g->h * w;
+    if (w < COL2IM_FUSED_MIN_W) {
+        col2im_channel_same3_passes(g, col, ld, c, x, set);
+        return;
+    }
+    for (ii = 0; ii < g->h; ii++) {
+        real *restrict d = xc + (size_t)ii * w;
+        const real *a0 = NULL, *a1 = NULL, *a2 = NULL, *b0 = NULL, *b1 = NULL, *b2 = NULL;
+        const real *e0 = NULL, *e1 = NULL, *e2 = NULL;
+        int nk = 0;
+        /* the rows (kj = 0, 1, 2) of each tap row ki that reads input row ii,
+         * ki ascending: a for the first, b the second, e the third */
+        for (ki = 0; ki < 3; ki++) {
+            int oi = ii + 1 - ki;   /* output row whose tap ki reads input row ii */
+            const real *r0;
+            if (oi < 0 || oi >= g->oh) continue;
+            r0 = col + ((size_t)c * 9 + (size_t)ki * 3) * ld + (size_t)oi * w;
+            if (nk == 0) {
+                a0 = r0; a1 = r0 + ld; a2 = r0 + 2 * ld;
+            } else if (nk == 1) {
+                b0 = r0; b1 = r0 + ld; b2 = r0 + 2 * ld;
+            } else {
+                e0 = r0; e1 = r0 + ld; e2 = r0 + 2 * ld;
+            }
+            nk++;
+        }
+        if (nk == 0) {   /* no output row reads it (not for a "same" conv) */
+            if (set)
+                for (jj = 0; jj < w; jj++) d[jj] = 0;
+            continue;
+        }
+        if (w == 1) {
+            real t = set ? (real)0 : d[0];
+            t += a1[0];
+            if (nk > 1) t += b1[0];
+            if (nk > 2) t += e1[0];
+            d[0] = t;
+            continue;
+        }
+        if (set) fold_row_same3(d, w, nk, a0, a1, a2, b0, b1, b2, e0, e1, e2, 1);
+        else fold_row_same3(d, w, nk, a0, a1, a2, b0, b1, b2, e0, e1, e2, 0);
+    }
+}
+
 /* x += fold(col), or x = 0 + fold(col) if set (as into a zeroed x). */
 static void col2im_ld(const conv_geom *g, const real *col, size_t ld, real *x, int set)
 {
@@ -227,3 +371,187 @@ void col2im_add(const conv_geom *g, const real *col, real *x)
     col2im_add_ld(g, col, (size_t)g->oh * g->ow, x);
 }
 
+
+/* ---- implicit im2col (stride 1): gemm_src panels from a padded image ---- */
+
+size_t im2col_pad_len(const conv_geom *g)
+{
+    return (size_t)g->c * (size_t)(g->h + 2 * g->pad) * (size_t)(g->w + 2 * g->pad);
+}
+
+void im2col_pad(const conv_geom *g, const real *x, real *xp)
+{
+    size_t hp = (size_t)g->h + 2 * (size_t)g->pad, wp = (size_t)g->w + 2 * (size_t)g->pad;
+    size_t pad = (size_t)g->pad, w = (size_t)g->w;
+    int c, i;
+    for (c = 0; c < g->c; c++) {
+        real *pl = xp + (size_t)c * hp * wp;
+        const real *xc = x + (size_t)c * g->h * w;
+        memset(pl, 0, pad * wp * sizeof(real));
+        for (i = 0; i < g->h; i++) {
+            real *row = pl + (pad + (size_t)i) * wp;
+            size_t j;
+            for (j = 0; j < pad; j++) row[j] = row[pad + w + j] = 0;
+            memcpy(row + pad, xc + (size_t)i * w, w * sizeof(real));
+        }
+        memset(pl + (pad + (size_t)g->h) * wp, 0, pad * wp * sizeof(real));
+    }
+}
+
+void im2col_offsets(const conv_geom *g, size_t *off)
+{
+    size_t hp = (size_t)g->h + 2 * (size_t)g->pad, wp = (size_t)g->w + 2 * (size_t)g->pad;
+    int c, ki, kj;
+    size_t r = 0;
+    for (c = 0; c < g->c; c++)
+        for (ki = 0; ki < g->k; ki++)
+            for (kj = 0; kj < g->k; kj++) off[r++] = (size_t)c * hp * wp + (size_t)ki * wp + kj;
+}
+
+/* The widest panel a gemm path asks for (its NR or MR). */
+#define IM2COL_MAX_W 64
+
+/* dst[p*w + j] = src_p[j] for j < w, src_p = base + off[p], p < kc. In the
+ * two common widths a memcpy of a constant size, which compilers emit as a
+ * few vector moves (a loop over j was vectorised over p instead, with
+ * gathers, 3x slower). */
+static void fill_rows(real *restrict dst, int w, const real *base, const size_t *off, size_t kc)
+{
+    size_t p;
+    int j;
+    if (w == 16) {
+        for (p = 0; p < kc; p++) memcpy(dst + p * 16, base + off[p], 16 * sizeof(real));
+    } else if (w == 8) {
+        for (p = 0; p < kc; p++) memcpy(dst + p * 8, base + off[p], 8 * sizeof(real));
+    } else {
+        for (p = 0; p < kc; p++) {
+            const real *s = base + off[p];
+            real *d = dst + p * (size_t)w;
+            for (j = 0; j < w; j++) d[j] = s[j];
+        }
+    }
+}
+
+/* Where pixel q of the view starts in xp: *base = that sample's padded
+ * copy plus the pixel's (oi, oj); *oj = its output column, *oi its row. */
+static const real *pixel_at(const im2col_view *v, size_t q, size_t *oi, size_t *oj)
+{
+    const conv_geom *g = v->g;
+    size_t ohw = (size_t)g->oh * g->ow, s = q / ohw, p = q % ohw;
+    size_t wp = (size_t)g->w + 2 * (size_t)g->pad;
+    *oi = p / (size_t)g->ow;
+    *oj = p % (size_t)g->ow;
+    return v->xp + s * v->stride + *oi * wp + *oj;
+}
+
+/* X = col (C*K*K x samples*OH*OW): panel s holds pixels j0+s .. j0+s+w-1 of
+ * rows k0 .. k0+kc-1. A panel inside one output row is one run of w values
+ * of xp per row; one that crosses row ends (or the last, short one) is cut
+ * into runs, zeros after the last pixel. */
+void im2col_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w, real *dst)
+{
+    const im2col_view *v = (const im2col_view *)ctx;
+    const conv_geom *g = v->g;
+    size_t ow = (size_t)g->ow;
+    const size_t *off = v->off + k0;
+    size_t s;
+    GC_CHECK(g->stride == 1 && w >= 1 && w <= IM2COL_MAX_W);
+    for (s = 0; s < nc; s += (size_t)w) {
+        size_t cnt = nc - s < (size_t)w ? nc - s : (size_t)w, oi, oj;
+        const real *base = pixel_at(v, j0 + s, &oi, &oj);
+        real *d = dst + s * kc;
+        if (cnt == (size_t)w && oj + cnt <= ow) {
+            fill_rows(d, w, base, off, kc);
+        } else {
+            /* the panel's pixels as offsets in xp, then one gather per row */
+            size_t at[IM2COL_MAX_W], j, p;
+            const real *x0 = v->xp;
+            for (j = 0; j < cnt; j++) {
+                at[j] = (size_t)(pixel_at(v, j0 + s + j, &oi, &oj) - x0);
+            }
+            for (; j < (size_t)w; j++) at[j] = 0;
+            if (cnt == 16 && w == 16) {
+                for (p = 0; p < kc; p++) {
+                    const real *src = x0 + off[p];
+                    real *dd = d + p * 16;
+                    for (j = 0; j < 16; j++) dd[j] = src[at[j]];
+                }
+            } else {
+                for (p = 0; p < kc; p++) {
+                    const real *src = x0 + off[p];
+                    real *dd = d + p * (size_t)w;
+                    for (j = 0; j < cnt; j++) dd[j] = src[at[j]];
+                    for (; j < (size_t)w; j++) dd[j] = 0;
+                }
+            }
+        }
+    }
+}
+
+/* Zeros read in place of the missing taps of a short panel (runs of pixels
+ * are cut to this length). */
+#define IM2COL_ZERO_LEN 256
+static const real im2col_zeros[IM2COL_ZERO_LEN];
+
+/* d[t*w + i] = r_i[t] for t < len, i < w, r_i = base + off[i] for i < cnt
+ * and the zeros for cnt <= i < w (len <= IM2COL_ZERO_LEN): a transposing
+ * copy, eight (then four) sources at a time through named pointers (as
+ * nn/gemm_body.h's gather_rows). The missing taps are read from zeros like
+ * the others (zeroing them with a loop per pixel became a memset call per
+ * pixel). */
+static void gather_taps(real *restrict d, size_t w, const real *base, const size_t *off,
+                        size_t cnt, size_t len)
+{
+    const real *src[IM2COL_MAX_W];
+    size_t i = 0, t;
+    for (i = 0; i < w; i++) src[i] = i < cnt ? base + off[i] : im2col_zeros;
+    for (i = 0; i + 8 <= w; i += 8) {
+        const real *r0 = src[i], *r1 = src[i + 1], *r2 = src[i + 2], *r3 = src[i + 3];
+        const real *r4 = src[i + 4], *r5 = src[i + 5], *r6 = src[i + 6], *r7 = src[i + 7];
+        real *q = d + i;
+        for (t = 0; t < len; t++) {
+            real *o = q + t * w;
+            o[0] = r0[t]; o[1] = r1[t]; o[2] = r2[t]; o[3] = r3[t];
+            o[4] = r4[t]; o[5] = r5[t]; o[6] = r6[t]; o[7] = r7[t];
+        }
+    }
+    for (; i + 4 <= w; i += 4) {
+        const real *r0 = src[i], *r1 = src[i + 1], *r2 = src[i + 2], *r3 = src[i + 3];
+        real *q = d + i;
+        for (t = 0; t < len; t++) {
+            real *o = q + t * w;
+            o[0] = r0[t]; o[1] = r1[t]; o[2] = r2[t]; o[3] = r3[t];
+        }
+    }
+    for (; i < w; i++) {
+        const real *r0 = src[i];
+        for (t = 0; t < len; t++) d[t * w + i] = r0[t];
+    }
+}
+
+/* X = col^T (samples*OH*OW x C*K*K): panel s holds taps j0+s .. j0+s+w-1
+ * of pixels k0 .. k0+kc-1, one output row's run of pixels at a time. */
+void im2col_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w,
+                   real *dst)
+{
+    const im2col_view *v = (const im2col_view *)ctx;
+    const conv_geom *g = v->g;
+    size_t ow = (size_t)g->ow;
+    size_t s;
+    GC_CHECK(g->stride == 1 && w >= 1 && w <= IM2COL_MAX_W);
+    for (s = 0; s < nc; s += (size_t)w) {
+        size_t cnt = nc - s < (size_t)w ? nc - s : (size_t)w;
+        const size_t *off = v->off + j0 + s;
+        real *d = dst + s * kc;
+        size_t p = 0, q = k0;
+        while (p < kc) {
+            size_t oi, oj;
+            const real *base = pixel_at(v, q, &oi, &oj);
+            size_t len = ow - oj < kc - p ? ow - oj : kc - p;
+            if (len > IM2COL_ZERO_LEN) len = IM2COL_ZERO_LEN;
+            gather_taps(d + p * (size_t)w, (size_t)w, base, off, cnt, len);
+            p += len;
+            q += len;
+        }
+    }
+}

@@ -11,8 +11,14 @@
  * Forward (with and without bias), dx, dW, db, and the tangent pair
  * (dW += dy_t col(x_t)^T, dx_t) must equal the reference to rounding; the
  * per-sample path also gets the full derivative check (tests/layercheck.h).
+ * The per-sample path of stride-1 convs (implicit im2col through gemm_src)
+ * must also give the explicit lowering's bits (im2col + gemm, written out
+ * here) for y, dW and db; so must the group path with large columns.
  * The unit tests of the layer itself are tests/test_conv2d.c.
  */
+#include "nn/gemm.h"
+#include "nn/im2col.h"
+#include "nn/lanes.h"
 #include "nn/layers.h"
 #include "tests/layercheck.h"
 #include "tests/test.h"
@@ -208,6 +214,186 @@ static void test_more_outputs_than_taps(void)
     compare(make_geo(1, 6, 6, 10, 3, 1, 1), 7, 7, 1);     /* group, 9 < 10 */
 }
 
+/*
+ * The per-sample path of a stride-1 conv reads its columns through gemm_src
+ * panels (implicit im2col, nn/conv2d.c): its forward output and its weight
+ * gradient must be bit for bit those of the explicit lowering, written out
+ * here with im2col and gemm: y_s = W im2col(x_s) (+ b), and dW as
+ * nn/conv2d.c sums it, per block of samples (8 fixed blocks of the batch)
+ * part = sum_j (dy_j cols_j^T, or cols_j dy_j^T transposed when IC*K*K > OC)
+ * with gemm's beta = 0 for the block's first sample, then the blocks added
+ * to dW in order (empty blocks skipped) (the layer itself takes dy cols^T in
+ * both cases on this path: the two orientations are the same sums in the
+ * same order, so this also checks that they give the same bits); and db,
+ * whose per-sample sums are
+ * taken inside that loop, bit for bit as db[o] += lanes_sum(dy_s[o]) in
+ * sample order.
+ */
+#define TEST_DW_BLOCKS 8
+
+static int implicit_bits(geo g, int n, int bias)
+{
+    lc_env e;
+    layer *l;
+    size_t in_sz = (size_t)g.ic * g.h * g.w, ohw = (size_t)g.oh * g.ow;
+    size_t out_sz = (size_t)g.oc * ohw, ckk = (size_t)g.ic * g.k * g.k, nw = (size_t)g.oc * ckk;
+    size_t nx = (size_t)n * in_sz, ny = (size_t)n * out_sz, i, q;
+    real *x = (real *)calloc(nx, sizeof(real)), *y = (real *)calloc(ny, sizeof(real));
+    real *dy = (real *)calloc(ny, sizeof(real)), *dx = (real *)calloc(nx, sizeof(real));
+    real *yr = (real *)calloc(ny, sizeof(real)), *dwr = (real *)calloc(nw, sizeof(real));
+    real *cols = (real *)calloc(ckk * ohw, sizeof(real)), *part = (real *)calloc(nw, sizeof(real));
+    real *dbr = (real *)calloc((size_t)g.oc, sizeof(real));
+    const real *w, *b = NULL;
+    int dw_t = ckk > (size_t)g.oc, s, blk, o, bad = 0;
+    conv_geom cg;
+    cg.c = g.ic;
+    cg.h = g.h;
+    cg.w = g.w;
+    cg.k = g.k;
+    cg.stride = g.stride;
+    cg.pad = g.pad;
+    cg.oh = g.oh;
+    cg.ow = g.ow;
+    lc_env_init(&e, n, 1, 21);
+    l = conv2d_create(&e.ctx, "c", g.ic, g.h, g.w, g.oc, g.k, g.stride, g.pad, bias);
+    w = ps_value(&e.ps, ps_find(&e.ps, "c.weight"));
+    if (bias) b = ps_value(&e.ps, ps_find(&e.ps, "c.bias"));
+    lc_fill(&e.r, x, nx, 1, 0);
+    lc_fill(&e.r, dy, ny, 1, 0);
+    layer_forward(l, x, y, n);
+    ps_zero_grad(&e.ps);
+    layer_backward(l, dy, dx);
+    for (s = 0; s < n; s++) {
+        real *ys = yr + (size_t)s * out_sz;
+        im2col(&cg, x + (size_t)s * in_sz, cols);
+        gemm(0, 0, g.oc, (int)ohw, (int)ckk, 1, w, (int)ckk, cols, (int)ohw, 0, ys, (int)ohw);
+        if (b)
+            for (q = 0; q < out_sz; q++) ys[q] = ys[q] + b[q / ohw];
+    }
+    for (blk = 0; blk < TEST_DW_BLOCKS; blk++) {
+        int lo = n * blk / TEST_DW_BLOCKS, hi = n * (blk + 1) / TEST_DW_BLOCKS;
+        for (s = lo; s < hi; s++) {
+            const real *dys = dy + (size_t)s * out_sz;
+            im2col(&cg, x + (size_t)s * in_sz, cols);
+            if (dw_t)
+                gemm(0, 1, (int)ckk, g.oc, (int)ohw, 1, cols, (int)ohw, dys, (int)ohw,
+                     s == lo ? 0 : 1, part, g.oc);
+            else
+                gemm(0, 1, g.oc, (int)ckk, (int)ohw, 1, dys, (int)ohw, cols, (int)ohw,
+                     s == lo ? 0 : 1, part, (int)ckk);
+        }
+        if (hi == lo) continue;
+        for (q = 0; q < nw; q++)   /* dW (OC, IC*K*K) += part, or part^T */
+            dwr[q] += dw_t ? part[(q % ckk) * (size_t)g.oc + q / ckk] : part[q];
+    }
+    for (o = 0; o < g.oc; o++)   /* db: each sample's lane sum, added in sample order */
+        for (s = 0; s < n; s++)
+            dbr[o] += (real)lanes_sum(dy + (size_t)s * out_sz + (size_t)o * ohw, ohw);
+    if (bias) bad += 4 * (memcmp(ps_grad(&e.ps, ps_find(&e.ps, "c.bias")), dbr,
+                                 (size_t)g.oc * sizeof(real)) != 0);
+    bad += memcmp(y, yr, ny * sizeof(real)) != 0;
+    bad += 2 * (memcmp(ps_grad(&e.ps, ps_find(&e.ps, "c.weight")), dwr, nw * sizeof(real)) != 0);
+    for (i = 0; i < ny && !bad; i++) bad += y[i] != y[i];
+    layer_destroy(l);
+    lc_env_free(&e);
+    free(x); free(y); free(dy); free(dx); free(yr); free(dwr); free(cols); free(part); free(dbr);
+    return bad;
+}
+
+static void test_per_sample_implicit_bits(void)
+{
+    CHECK(implicit_bits(make_geo(2, 32, 32, 3, 3, 1, 1), 11, 1) == 0);    /* dW^T, 11 in 8 blocks */
+    CHECK(implicit_bits(make_geo(1, 64, 64, 16, 3, 1, 1), 3, 1) == 0);   /* 9 < 16: dy cols^T */
+    CHECK(implicit_bits(make_geo(16, 32, 32, 8, 3, 1, 1), 2, 0) == 0);   /* 144 taps, 16-wide rows */
+    CHECK(implicit_bits(make_geo(1, 28, 28, 4, 3, 1, 1), 5, 1) == 0);    /* rows cross panels */
+    CHECK(implicit_bits(make_geo(2, 34, 34, 3, 3, 1, 0), 3, 1) == 0);    /* no padding */
+    CHECK(implicit_bits(make_geo(1, 30, 28, 2, 3, 1, 2), 2, 1) == 0);    /* more padding */
+    CHECK(implicit_bits(make_geo(2, 33, 31, 3, 5, 1, 2), 2, 1) == 0);    /* 5x5 */
+}
+
+/*
+ * The group path with large columns (IC*K*K x nb*OH*OW of 2^18 reals or
+ * more) also reads them through gemm_src panels: y, dW and db must be bit
+ * for bit the explicit group lowering's, written out here: per group of nb
+ * samples, cols = im2col_ld of each sample side by side, stage = W cols
+ * then y = stage (+ b); dW^T += cols stage_dy^T (IC*K*K > OC; dW^T starts
+ * as 0 and is transposed into dW at the end) or dW += stage_dy cols^T; db
+ * += lanes_sum of each stage_dy row, group by group. nb = ceil(1024 / OH*OW)
+ * for these maps (nn/conv2d.c: CONV_GROUP_COLS).
+ */
+static int group_bits(geo g, int n, int nb)
+{
+    lc_env e;
+    layer *l;
+    size_t in_sz = (size_t)g.ic * g.h * g.w, ohw = (size_t)g.oh * g.ow;
+    size_t out_sz = (size_t)g.oc * ohw, ckk = (size_t)g.ic * g.k * g.k, nw = (size_t)g.oc * ckk;
+    size_t nx = (size_t)n * in_sz, ny = (size_t)n * out_sz, q, ncol_max = (size_t)nb * ohw;
+    real *x = (real *)calloc(nx, sizeof(real)), *y = (real *)calloc(ny, sizeof(real));
+    real *dy = (real *)calloc(ny, sizeof(real)), *dx = (real *)calloc(nx, sizeof(real));
+    real *yr = (real *)calloc(ny, sizeof(real)), *dwr = (real *)calloc(nw, sizeof(real));
+    real *acc = (real *)calloc(nw, sizeof(real)), *dbr = (real *)calloc((size_t)g.oc, sizeof(real));
+    real *cols = (real *)calloc(ckk * ncol_max, sizeof(real));
+    real *stage = (real *)calloc((size_t)g.oc * ncol_max, sizeof(real));
+    const real *w, *b;
+    int dw_t = ckk > (size_t)g.oc, s0, j, o, bad = 0;
+    conv_geom cg;
+    cg.c = g.ic;
+    cg.h = g.h;
+    cg.w = g.w;
+    cg.k = g.k;
+    cg.stride = g.stride;
+    cg.pad = g.pad;
+    cg.oh = g.oh;
+    cg.ow = g.ow;
+    lc_env_init(&e, n, 1, 23);
+    l = conv2d_create(&e.ctx, "c", g.ic, g.h, g.w, g.oc, g.k, g.stride, g.pad, 1);
+    w = ps_value(&e.ps, ps_find(&e.ps, "c.weight"));
+    b = ps_value(&e.ps, ps_find(&e.ps, "c.bias"));
+    lc_fill(&e.r, x, nx, 1, 0);
+    lc_fill(&e.r, dy, ny, 1, 0);
+    layer_forward(l, x, y, n);
+    ps_zero_grad(&e.ps);
+    layer_backward(l, dy, dx);
+    for (s0 = 0; s0 < n; s0 += nb) {
+        int gs = n - s0 < nb ? n - s0 : nb, ncol = gs * (int)ohw;
+        for (j = 0; j < gs; j++)
+            im2col_ld(&cg, x + (size_t)(s0 + j) * in_sz, cols + (size_t)j * ohw, (size_t)ncol);
+        gemm(0, 0, g.oc, ncol, (int)ckk, 1, w, (int)ckk, cols, ncol, 0, stage, ncol);
+        for (j = 0; j < gs; j++)
+            for (q = 0; q < out_sz; q++)
+                yr[(size_t)(s0 + j) * out_sz + q] =
+                    stage[(q / ohw) * (size_t)ncol + (size_t)j * ohw + q % ohw] + b[q / ohw];
+        for (j = 0; j < gs; j++)   /* the group's dy as (OC, ncol) */
+            for (q = 0; q < out_sz; q++)
+                stage[(q / ohw) * (size_t)ncol + (size_t)j * ohw + q % ohw] =
+                    dy[(size_t)(s0 + j) * out_sz + q];
+        for (o = 0; o < g.oc; o++)
+            dbr[o] += (real)lanes_sum(stage + (size_t)o * ncol, (size_t)ncol);
+        if (dw_t)
+            gemm(0, 1, (int)ckk, g.oc, ncol, 1, cols, ncol, stage, ncol, 1, acc, g.oc);
+        else
+            gemm(0, 1, g.oc, (int)ckk, ncol, 1, stage, ncol, cols, ncol, 1, dwr, (int)ckk);
+    }
+    if (dw_t)
+        for (q = 0; q < nw; q++) dwr[q] = acc[(q % ckk) * (size_t)g.oc + q / ckk];
+    bad += memcmp(y, yr, ny * sizeof(real)) != 0;
+    bad += 2 * (memcmp(ps_grad(&e.ps, ps_find(&e.ps, "c.weight")), dwr, nw * sizeof(real)) != 0);
+    bad += 4 * (memcmp(ps_grad(&e.ps, ps_find(&e.ps, "c.bias")), dbr,
+                       (size_t)g.oc * sizeof(real)) != 0);
+    layer_destroy(l);
+    lc_env_free(&e);
+    free(x); free(y); free(dy); free(dx); free(yr); free(dwr); free(acc); free(dbr);
+    free(cols); free(stage);
+    return bad;
+}
+
+static void test_group_implicit_bits(void)
+{
+    CHECK(group_bits(make_geo(64, 14, 14, 8, 3, 1, 1), 7, 6) == 0);     /* dW^T; 6 + 1 */
+    CHECK(group_bits(make_geo(32, 16, 16, 300, 3, 1, 1), 7, 4) == 0);   /* 288 < 300; 4 + 3 */
+    CHECK(group_bits(make_geo(128, 7, 7, 4, 3, 1, 1), 25, 21) == 0);    /* 7x7 rows; 21 + 4 */
+}
+
 /* the per-sample path through the full derivative checker */
 static void test_per_sample_layercheck(void)
 {
@@ -238,6 +424,8 @@ int main(int argc, char **argv)
         TEST_CASE(test_many_channels),
         TEST_CASE(test_more_outputs_than_taps),
         TEST_CASE(test_per_sample_small_product),
+        TEST_CASE(test_per_sample_implicit_bits),
+        TEST_CASE(test_group_implicit_bits),
         TEST_CASE(test_per_sample_layercheck),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));

@@ -6,7 +6,8 @@
  * parts of C outside the M x N window left alone, and the documented
  * summation order (bit-for-bit equal to a naive loop blocked by 256 over K,
  * independent of alignment and of gemm vs gemm_ws), and the pre-packed-A
- * entry points (same bits as gemm); and the code paths (gemm_isa_list): each
+ * entry points and gemm_src_run with caller-packed operands (same bits as
+ * gemm); and the code paths (gemm_isa_list): each
  * one this CPU runs gives the generic path's bits (memcmp) for every entry
  * point, shapes around every block size, the four transpose cases and
  * alpha/beta, and forcing a path really switches to it.
@@ -402,8 +403,45 @@ static void test_packed_a_same_bits(void)
 
 /* ---- code paths (runtime ISA dispatch) ---- */
 
-/* Every product of a problem through one entry point. */
-enum { VIA_GEMM, VIA_WS, VIA_PACKED, VIA_COUNT };
+
+/* Every product of a problem through one entry point: gemm, gemm_ws,
+ * gemm_packed_a, and gemm_src_run with op(A), op(B) or both given by a
+ * gemm_src (work NULL or a workspace). */
+enum { VIA_GEMM, VIA_WS, VIA_PACKED, VIA_SRC_A, VIA_SRC_B, VIA_SRC_AB, VIA_COUNT };
+
+/* gemm_src over a problem: X = op(B) (K x N), or op(A)^T (K x M) if is_a. */
+typedef struct src_ctx {
+    const problem *pb;
+    int is_a;
+    long calls;   /* src_fill_counted's calls */
+} src_ctx;
+
+static void src_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w,
+                     real *dst)
+{
+    const src_ctx *sc = (const src_ctx *)ctx;
+    size_t s, p;
+    int j;
+    for (s = 0; s < nc; s += (size_t)w)
+        for (p = 0; p < kc; p++)
+            for (j = 0; j < w; j++) {
+                size_t col = j0 + s + (size_t)j;
+                real v = 0;
+                if (s + (size_t)j < nc)
+                    v = sc->is_a ? op_a(sc->pb, (int)col, (int)(k0 + p))
+                                 : op_b(sc->pb, (int)(k0 + p), (int)col);
+                dst[s * kc + p * (size_t)w + (size_t)j] = v;
+            }
+}
+
+/* src_fill counting its calls (only for products that run in one thread:
+ * fill must otherwise only read ctx). */
+static void src_fill_counted(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc,
+                             int w, real *dst)
+{
+    src_fill(ctx, k0, kc, j0, nc, w, dst);
+    ((src_ctx *)ctx)->calls++;
+}
 
 /* C after the product of pb through `via` (pb->c is left as it was). */
 static real *product_via(const problem *pb, int via, real *work)
@@ -416,14 +454,88 @@ static real *product_via(const problem *pb, int via, real *work)
     } else if (via == VIA_WS) {
         gemm_ws(pb->ta, pb->tb, pb->m, pb->n, pb->k, pb->alpha, pb->a, pb->lda, pb->b,
                 pb->ldb, pb->beta, c, pb->ldc, work);
-    } else {
+    } else if (via == VIA_PACKED) {
         real *packed = gc_calloc(gemm_packed_a_len(pb->m, pb->k), sizeof *packed);
         gemm_pack_a(pb->ta, pb->m, pb->k, pb->a, pb->lda, packed);
         gemm_packed_a(pb->tb, pb->m, pb->n, pb->k, pb->alpha, packed, pb->b, pb->ldb,
                       pb->beta, c, pb->ldc);
         free(packed);
+    } else {
+        /* the sources stand for the matrices; the matrix arguments of a
+         * source operand are nonsense (NULL, stride 0, the other trans flag) */
+        src_ctx sa = {NULL, 1, 0}, sb = {NULL, 0, 0};
+        gemm_src ga, gb;
+        int use_a = via != VIA_SRC_B, use_b = via != VIA_SRC_A;
+        sa.pb = pb;
+        sb.pb = pb;
+        ga.fill = src_fill;
+        ga.ctx = &sa;
+        gb.fill = src_fill;
+        gb.ctx = &sb;
+        gemm_src_run(use_a ? !pb->ta : pb->ta, use_b ? !pb->tb : pb->tb, pb->m, pb->n, pb->k,
+                     pb->alpha, use_a ? NULL : pb->a, use_a ? 0 : pb->lda, use_a ? &ga : NULL,
+                     use_b ? NULL : pb->b, use_b ? 0 : pb->ldb, use_b ? &gb : NULL, pb->beta, c,
+                     pb->ldc, via == VIA_SRC_B ? work : NULL);
     }
     return c;
+}
+
+/* gemm_src_run on the automatic path: the same bits as gemm with the
+ * matrices (and close to the naive loop) for sources of A, B or both,
+ * shapes inside and across MR, NR, KC, MC and NC, the four transpose cases,
+ * with and without a workspace; the fill is really what gemm packs from
+ * (its calls are counted, and a source that is off by one element changes C). */
+static void test_src_operands(void)
+{
+    static const int shapes[][3] = {{1, 1, 1},   {13, 21, 270}, {130, 17, 600},
+                                    {9, 40, 5},  {5, 1100, 3},  {144, 32, 1024},
+                                    {16, 9, 700}, {32, 1030, 144}};
+    real *work = gc_calloc(gemm_workspace_len(), sizeof *work);
+    int t, si, via, same = 1, close = 1, counted = 1, products = 0;
+    for (t = 0; t < 4; t++)
+        for (si = 0; si < COUNT(shapes); si++)
+            for (via = VIA_SRC_A; via <= VIA_SRC_AB; via++) {
+                int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], outside;
+                problem pb;
+                real *ref, *c;
+                problem_make(&pb, t & 1, t >> 1, m, n, k, 1, 2, 3, (real)0.75, (real)-0.5,
+                             700 + (uint64_t)si);
+                ref = product_via(&pb, VIA_GEMM, work);
+                c = product_via(&pb, via, work);
+                same &= memcmp(c, ref, pb.c_len * sizeof *c) == 0;
+                memcpy(pb.c, c, pb.c_len * sizeof *c);
+                close &= problem_err(&pb, &outside) <= REL_TOL && outside == 0;
+                products++;
+                free(ref);
+                free(c);
+                problem_free(&pb);
+            }
+    CHECK_MSG(same, "gemm_src_run differs from gemm");
+    CHECK_MSG(close, "gemm_src_run differs from the naive loop");
+    CHECK(products == 4 * COUNT(shapes) * 3);
+    {   /* the fill is called (once per K block and panel range), and used */
+        problem pb;
+        src_ctx sb = {NULL, 0, 0};
+        gemm_src gb;
+        real *c;
+        problem_make(&pb, 0, 0, 20, 40, 600, 0, 0, 0, 1, 0, 800);
+        sb.pb = &pb;
+        gb.fill = src_fill_counted;
+        gb.ctx = &sb;
+        c = product_via(&pb, VIA_GEMM, work);
+        gemm_src_run(0, 0, 20, 40, 600, 1, pb.a, pb.lda, NULL, NULL, 0, &gb, 0, pb.c, pb.ldc,
+                     work);
+        counted &= sb.calls == 3;   /* K = 600: blocks of 256, 256, 88; N in one block */
+        CHECK(memcmp(c, pb.c, pb.c_len * sizeof *c) == 0);
+        pb.b[5] += 1;   /* the source now stands for another B: C must change */
+        gemm_src_run(0, 0, 20, 40, 600, 1, pb.a, pb.lda, NULL, NULL, 0, &gb, 0, pb.c, pb.ldc,
+                     work);
+        CHECK(memcmp(c, pb.c, pb.c_len * sizeof *c) != 0);
+        free(c);
+        problem_free(&pb);
+    }
+    CHECK_MSG(counted, "fill calls not as expected");
+    free(work);
 }
 
 static int path_count(void)
@@ -482,9 +594,11 @@ static void test_paths_same_bits(void)
                             free(c);
                         }
                     }
-                    /* generic's own bits: the three entry points agree */
-                    CHECK(memcmp(ref[VIA_WS], ref[VIA_GEMM], pb.c_len * sizeof(real)) == 0);
-                    CHECK(memcmp(ref[VIA_PACKED], ref[VIA_GEMM], pb.c_len * sizeof(real)) == 0);
+                    /* generic's own bits: the entry points agree */
+                    for (via = 1; via < VIA_COUNT; via++)
+                        CHECK_MSG(memcmp(ref[via], ref[VIA_GEMM], pb.c_len * sizeof(real)) == 0,
+                                  "via %d ta=%d tb=%d m=%d n=%d k=%d: bits differ from gemm",
+                                  via, t & 1, t >> 1, m, n, k);
                     for (via = 0; via < VIA_COUNT; via++) free(ref[via]);
                     problem_free(&pb);
                 }
@@ -643,6 +757,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_summation_order_bits),
         TEST_CASE(test_deterministic_bits),
         TEST_CASE(test_packed_a_same_bits),
+        TEST_CASE(test_src_operands),
 #ifdef _OPENMP
         TEST_CASE(test_called_from_parallel_region),
 #endif

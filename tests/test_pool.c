@@ -162,6 +162,60 @@ static void test_maxpool_wide_rows_backward(void)
     lc_env_free(&e);
 }
 
+/* 2x2 forward for rows of every length the forward treats differently
+ * (shorter than a chunk of 16, exactly one or two chunks, chunks plus an
+ * overlapping last one), odd heights and widths, with ties (values from a
+ * small set) and a few NaN and -inf: y and the routes (read back through
+ * the tangent, x_t = the element's index) equal a scan written here, bit
+ * for bit: the first maximum in row-major order, a NaN taking over. */
+static void test_maxpool_forward_widths(void)
+{
+    static const int widths[] = {2, 3, 14, 15, 28, 32, 33, 34, 64, 71, 100};
+    enum { C = 2, H = 5, MAXW = 100 };
+    real x[C * H * MAXW], xt[C * H * MAXW], y[C * 2 * 50], yt[C * 2 * 50];
+    int iw, bad = 0, checked = 0;
+    for (iw = 0; iw < (int)(sizeof widths / sizeof widths[0]); iw++) {
+        int w = widths[iw], oh = H / 2, ow = w / 2, c, oi, oj, i, nx = C * H * w;
+        lc_env e;
+        layer *l;
+        lc_env_init(&e, 1, 1, 40 + (uint64_t)iw);
+        l = maxpool2d_create(&e.ctx, "p", C, H, w, 2, 2);
+        lc_fill(&e.r, x, (size_t)nx, 1.0, 0.0);
+        for (i = 0; i < nx; i++) {
+            x[i] = (real)floor(4 * x[i]);   /* -4 .. 3: many ties */
+            if (i % 37 == 5) x[i] = (real)NAN;
+            if (i % 41 == 7) x[i] = (real)-INFINITY;
+            xt[i] = (real)i;
+        }
+        layer_forward(l, x, y, 1);
+        layer_tangent(l, xt, yt);
+        for (c = 0; c < C; c++)
+            for (oi = 0; oi < oh; oi++)
+                for (oj = 0; oj < ow; oj++) {
+                    int k0 = (c * H + 2 * oi) * w + 2 * oj, cand[4], best = k0, q;
+                    int o = (c * oh + oi) * ow + oj;
+                    real m;
+                    cand[0] = k0;
+                    cand[1] = k0 + 1;
+                    cand[2] = k0 + w;
+                    cand[3] = k0 + w + 1;
+                    m = x[k0];
+                    for (q = 1; q < 4; q++)
+                        if (x[cand[q]] > m || isnan(x[cand[q]])) {
+                            m = x[cand[q]];
+                            best = cand[q];
+                        }
+                    bad += !(y[o] == m || (isnan(y[o]) && isnan(m)));
+                    bad += yt[o] != (real)best;
+                    checked++;
+                }
+        layer_destroy(l);
+        lc_env_free(&e);
+    }
+    CHECK_MSG(bad == 0, "%d of %d windows differ from the scan", bad, checked);
+    CHECK(checked > 500);
+}
+
 /* Overlapping windows (k3 s2 on 5x5 -> 2x2) that share their maximum at the
  * centre: every output routes there and the adjoints add up. */
 static void test_maxpool_shared_route_accumulates(void)
@@ -284,6 +338,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_maxpool_routes),
         TEST_CASE(test_maxpool_shared_route_accumulates),
         TEST_CASE(test_maxpool_wide_rows_backward),
+        TEST_CASE(test_maxpool_forward_widths),
         TEST_CASE(test_maxpool_nan_and_inf),
         TEST_CASE(test_avgpool_values),
         TEST_CASE(test_gap_values),
