@@ -234,6 +234,18 @@ static void transpose_into(real *dst, const real *src, size_t rows, size_t cols,
         }
 }
 
+/* Sample xs's columns (IC*K*K, OH*OW) into dst with row stride ld: a copy
+ * for a direct conv, im2col otherwise. */
+static void sample_columns_ld(const conv2d *c, const real *xs, real *dst, size_t ld)
+{
+    size_t r;
+    if (!c->direct) {
+        im2col_ld(&c->g, xs, dst, ld);
+        return;
+    }
+    for (r = 0; r < c->ckk; r++) memcpy(dst + r * ld, xs + r * c->ohw, c->ohw * sizeof(real));
+}
+
 /* Columns of samples s0 .. s0+g-1 of xx (N, IC, H, W) as an (IC*K*K, g*OH*OW)
  * matrix with row stride g*OH*OW: c->col, or xx itself for one sample of a
  * direct conv. */
@@ -247,16 +259,8 @@ static const real *group_columns(conv2d *c, const real *xx, int s0, int g)
         return c->col;
     }
     GC_OMP_FOR(ncol * c->ckk)
-    for (j = 0; j < g; j++) {
-        const real *xs = xx + (size_t)(s0 + j) * in_sz;
-        real *dst = c->col + (size_t)j * c->ohw;
-        size_t r;
-        if (c->direct)
-            for (r = 0; r < c->ckk; r++)
-                memcpy(dst + r * ncol, xs + r * c->ohw, c->ohw * sizeof(real));
-        else
-            im2col_ld(&c->g, xs, dst, ncol);
-    }
+    for (j = 0; j < g; j++)
+        sample_columns_ld(c, xx + (size_t)(s0 + j) * in_sz, c->col + (size_t)j * c->ohw, ncol);
     return c->col;
 }
 
@@ -547,16 +551,8 @@ static void team_apply_part(conv2d *c, int t, const real *w, const real *bias, i
                      (int)ncol, NULL);
     } else {
         real *col = team_col(c, t);
-        for (j = 0; j < g; j++) {
-            const real *xs = x + (size_t)(s0 + j) * in_sz;
-            real *dst = col + (size_t)j * c->ohw;
-            size_t r;
-            if (c->direct)
-                for (r = 0; r < c->ckk; r++)
-                    memcpy(dst + r * ncol, xs + r * c->ohw, c->ohw * sizeof(real));
-            else
-                im2col_ld(&c->g, xs, dst, ncol);
-        }
+        for (j = 0; j < g; j++)
+            sample_columns_ld(c, x + (size_t)(s0 + j) * in_sz, col + (size_t)j * c->ohw, ncol);
         gemm(0, 0, oc, (int)ncol, ckk, 1, w, ckk, col, (int)ncol, 0, stage, (int)ncol);
     }
     for (j = 0; j < g; j++)

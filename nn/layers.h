@@ -62,8 +62,9 @@ layer *sequential_create(nn_ctx *ctx, const char *name, layer **children, int co
  * model's trunk is one. */
 layer *sequential_create_first_order(nn_ctx *ctx, const char *name, layer **children,
                                      int count);
-/* Elements of the activation and adjoint buffers a sequential owns (its
- * arena in a first-order view; tangent buffers not counted). */
+/* Elements of the activation and adjoint buffers a sequential owns, each
+ * rounded up to 16 (its arena in a first-order view; tangent buffers not
+ * counted). */
 size_t sequential_buffer_elems(const layer *l);
 /* A general view's activations (keep) and adjoints from elsewhere: the
  * elements each needs, and sequential_bind to use them (NULL, NULL: its own

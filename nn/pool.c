@@ -112,7 +112,7 @@ static void maxpool_windows(const real *restrict r0, const real *restrict r1,
 static void maxpool_short_row(const real *r0, const real *r1, real *yo, uint8_t *ro, int len)
 {
     real t0[2 * MAXPOOL_CHUNK], t1[2 * MAXPOOL_CHUNK], m[MAXPOOL_CHUNK];
-    int best[MAXPOOL_CHUNK];
+    uint8_t best[MAXPOOL_CHUNK];
     int j;
     for (j = 0; j < 2 * len; j++) {
         t0[j] = r0[j];
@@ -122,18 +122,10 @@ static void maxpool_short_row(const real *r0, const real *r1, real *yo, uint8_t 
         t0[j] = t0[j - 2];
         t1[j] = t1[j - 2];
     }
-    for (j = 0; j < MAXPOOL_CHUNK; j++) {
-        int bj = 0;
-        real mj = t0[2 * j];
-        MAXPOOL_TAKE(mj, bj, t0[2 * j + 1], 1);
-        MAXPOOL_TAKE(mj, bj, t1[2 * j], 2);
-        MAXPOOL_TAKE(mj, bj, t1[2 * j + 1], 3);
-        m[j] = mj;
-        best[j] = bj;
-    }
+    maxpool_windows(t0, t1, m, best);
     for (j = 0; j < len; j++) {
         yo[j] = m[j];
-        ro[j] = (uint8_t)best[j];
+        ro[j] = best[j];
     }
 }
 

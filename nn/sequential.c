@@ -576,18 +576,6 @@ layer *sequential_create_first_order(nn_ctx *ctx, const char *name, layer **chil
     return seq_create(ctx, name, children, count, 0, 1);
 }
 
-size_t sequential_buffer_elems(const layer *l)
-{
-    const sequential *s = (const sequential *)l;
-    size_t total = 0;
-    int k;
-    GC_CHECK(l->ops == &seq_ops);
-    if (s->first_order) return s->arena_elems;
-    for (k = 0; k < s->count - 1; k++)
-        if (s->act[k]) total += seq_boundary_size(s, k, l->ctx->max_n);
-    for (k = 0; k < 2; k++) total += s->dact_len[k];
-    return total;
-}
 
 /* ---- Buffers from a parent's arena (nn/residual.c binds its conv branch) ---- */
 
@@ -609,6 +597,14 @@ size_t sequential_adjoint_elems(const layer *l)
     const sequential *s = (const sequential *)l;
     GC_CHECK(l->ops == &seq_ops && !s->first_order);
     return seq_aligned(s->dact_len[0]) + seq_aligned(s->dact_len[1]);
+}
+
+size_t sequential_buffer_elems(const layer *l)
+{
+    const sequential *s = (const sequential *)l;
+    GC_CHECK(l->ops == &seq_ops);
+    if (s->first_order) return s->arena_elems;
+    return sequential_keep_elems(l) + sequential_adjoint_elems(l);
 }
 
 void sequential_bind(layer *l, real *keep, real *adjoint)

@@ -46,6 +46,21 @@ static geo make_geo(int ic, int h, int w, int oc, int k, int stride, int pad)
     return g;
 }
 
+/* The same geometry as nn/im2col.h takes it. */
+static conv_geom conv_geom_of(geo g)
+{
+    conv_geom cg;
+    cg.c = g.ic;
+    cg.h = g.h;
+    cg.w = g.w;
+    cg.k = g.k;
+    cg.stride = g.stride;
+    cg.pad = g.pad;
+    cg.oh = g.oh;
+    cg.ow = g.ow;
+    return cg;
+}
+
 /* x value seen by tap (c, ki, kj) of output (oi, oj), 0 in the padding */
 static double tap(const geo *g, const real *xs, int c, int oi, int oj, int ki, int kj)
 {
@@ -245,15 +260,7 @@ static int implicit_bits(geo g, int n, int bias)
     real *dbr = (real *)calloc((size_t)g.oc, sizeof(real));
     const real *w, *b = NULL;
     int dw_t = ckk > (size_t)g.oc, s, blk, o, bad = 0;
-    conv_geom cg;
-    cg.c = g.ic;
-    cg.h = g.h;
-    cg.w = g.w;
-    cg.k = g.k;
-    cg.stride = g.stride;
-    cg.pad = g.pad;
-    cg.oh = g.oh;
-    cg.ow = g.ow;
+    conv_geom cg = conv_geom_of(g);
     lc_env_init(&e, n, 1, 21);
     l = conv2d_create(&e.ctx, "c", g.ic, g.h, g.w, g.oc, g.k, g.stride, g.pad, bias);
     w = ps_value(&e.ps, ps_find(&e.ps, "c.weight"));
@@ -336,15 +343,7 @@ static int group_bits(geo g, int n, int nb)
     real *stage = (real *)calloc((size_t)g.oc * ncol_max, sizeof(real));
     const real *w, *b;
     int dw_t = ckk > (size_t)g.oc, s0, j, o, bad = 0;
-    conv_geom cg;
-    cg.c = g.ic;
-    cg.h = g.h;
-    cg.w = g.w;
-    cg.k = g.k;
-    cg.stride = g.stride;
-    cg.pad = g.pad;
-    cg.oh = g.oh;
-    cg.ow = g.ow;
+    conv_geom cg = conv_geom_of(g);
     lc_env_init(&e, n, 1, 23);
     l = conv2d_create(&e.ctx, "c", g.ic, g.h, g.w, g.oc, g.k, g.stride, g.pad, 1);
     w = ps_value(&e.ps, ps_find(&e.ps, "c.weight"));
