@@ -102,14 +102,17 @@ void gradcam_norm_backward(const real *s, const real *cam, const real *dcam, int
         dm += (double)dcam[i] * (cam[i] - 1);
         dM -= (double)dcam[i] * cam[i];
     }
-    dm /= d;
-    dM /= d;
+    dm = dm / d / nmin;   /* each min position's share */
+    dM = dM / d / nmax;
+    /* -0 is added where a position is not the min (max): dr + (-0) = dr,
+     * so these are selects and adds, not branches (a map's zeros are all
+     * at the min, so a branch on r == lo mispredicts) */
     for (i = 0; i < z; i++) {
         real r = s[i] > 0 ? s[i] : 0;
         double dr = dcam[i] / d;
-        if (r == lo) dr += dm / nmin;
-        if (r == hi) dr += dM / nmax;
-        ds[i] = s[i] > 0 ? (real)dr : 0;
+        dr += r == lo ? dm : -0.0;
+        dr += r == hi ? dM : -0.0;
+        ds[i] = s[i] > 0 ? (real)dr : (real)0;
     }
 }
 

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "nn/loss.h"
+#include "nn/fuse.h"
+#include "nn/parallel.h"
 
 int cam_grad_mode_parse(const char *s, cam_grad_mode *mode, gc_error *err)
 {
@@ -74,6 +76,12 @@ int step_init_path(train_step *st, model *m, int full_dG, gc_error *err)
     } else {
         st->dG = alloc_real(az);
     }
+    if (m->target + 1 < m->nblocks && maxpool2d_is_2x2(m->blocks[m->target + 1])) {
+        st->alpha_from_sums = 1;
+        st->plane_nt = GC_MAX_THREADS();
+        st->plane_sums = (double *)gc_calloc((size_t)max_n * st->k, sizeof(double));
+        st->plane_scratch = alloc_real((size_t)st->plane_nt * st->z);
+    }
     st->cb.alpha = alloc_real((size_t)max_n * st->k);
     st->cb.s = alloc_real((size_t)max_n * st->z);
     st->cb.cam = alloc_real((size_t)max_n * st->z);
@@ -93,6 +101,7 @@ void step_free(train_step *st)
     free(st->dlogits); free(st->seed); free(st->logits_t);
     free(st->G); free(st->dG);   /* dA is the memory of G */
     free(st->g); free(st->g_mid); free(st->d_mid);
+    free(st->plane_sums); free(st->plane_scratch);
     free(st->cb.alpha); free(st->cb.s); free(st->cb.cam);
     free(st->dcam); free(st->ds);
     ema_free(&st->ema);
@@ -171,6 +180,25 @@ static void zero_unselected_rows(const train_step *st, real *t, size_t row)
         if (!st->selected[i]) memset(t + (size_t)i * row, 0, row * sizeof(real));
 }
 
+/* Step 3 without G (st->alpha_from_sums): the head's backward of the seed
+ * with its first block, a 2x2 max-pool, armed to write the plane sums of
+ * its adjoint, which is G, instead of G (G is not touched); then alpha of
+ * row j = sums[rows[j]] / Z, as gradcam_alpha divides lanes_sum over G's
+ * row: the same bits. rows NULL: row j is sample j. */
+static void alpha_from_plane_sums(train_step *st, const int *rows, int ns)
+{
+    model *m = st->m;
+    layer *pool = m->blocks[m->target + 1];
+    int j, c;
+    GC_CHECK(maxpool2d_fuse_plane_sums(pool, st->plane_sums, st->plane_scratch, st->plane_nt));
+    layer_backward(m->head, st->seed, st->G);
+    maxpool2d_fuse_plane_sums(pool, NULL, NULL, 0);
+    for (j = 0; j < ns; j++) {
+        const double *sums = st->plane_sums + (size_t)(rows ? rows[j] : j) * st->k;
+        for (c = 0; c < st->k; c++) st->cb.alpha[(size_t)j * st->k + c] = (real)(sums[c] / st->z);
+    }
+}
+
 /* Step 3: G = dz/dA (n, K, Z) by backward passes of the seed through the
  * head without touching the parameter gradients; then step 4's alpha
  * (ns, K) from the rows of G of the selected samples, read in place. Per
@@ -185,7 +213,10 @@ static void compute_G_alpha(train_step *st)
     int coupled = layer_batch_coupled(m->head);
     int saved = m->ctx.grad_params, c;
     m->ctx.grad_params = 0;
-    if (!coupled) {
+    if (!coupled && st->alpha_from_sums) {
+        make_seed(st, st->n, 0, st->ns);
+        alpha_from_plane_sums(st, st->sel, st->ns);
+    } else if (!coupled) {
         make_seed(st, st->n, 0, st->ns);
         zero_rows(st->G, st->sel, 0, st->ns, row);
         layer_backward(m->head, st->seed, st->G);
@@ -401,7 +432,10 @@ void step_gradcam_current(train_step *st, const int *cls, int n, real *cam)
     }
     mark_selected(st);
     m->ctx.grad_params = 0;
-    if (!layer_batch_coupled(m->head)) {
+    if (!layer_batch_coupled(m->head) && st->alpha_from_sums) {
+        make_seed(st, n, 0, n);
+        alpha_from_plane_sums(st, NULL, n);
+    } else if (!layer_batch_coupled(m->head)) {
         make_seed(st, n, 0, n);
         memset(st->G, 0, (size_t)n * row * sizeof(real));
         layer_backward(m->head, st->seed, st->G);

@@ -85,6 +85,16 @@ typedef struct train_step {
     real *g_mid;            /* (max_n, head_pre's output) g broadcast over its planes;
                                NULL when they are 1x1 (g is used as it is) */
     real *d_mid;            /* (max_n, head_pre's output) adjoint between the halves */
+    /* alpha without G (step 3) when the head begins with a 2x2 max-pool
+     * (Level 1 at the paper's target): the head's backward of the seed runs
+     * with that pool armed to write the plane sums of its adjoint instead
+     * of the adjoint (nn/fuse.h, maxpool2d_fuse_plane_sums), the sums
+     * gradcam_alpha takes over G's rows, to the same bits; G is then never
+     * written. Fixed at step_init; a test may clear it to force the G path. */
+    int alpha_from_sums;
+    double *plane_sums;     /* (max_n, K) */
+    real *plane_scratch;    /* (plane_nt, Z): one plane per thread */
+    int plane_nt;
     gradcam_buf cb;         /* alpha (max_n, K), s and cam (max_n, Z): row j = sample sel[j] */
     real *dcam;             /* (max_n, Z) */
     real *ds;               /* (max_n, Z) d loss / d s (step 5; step 7 uses it again) */

@@ -39,6 +39,15 @@ void maxpool2d_fuse_relu_mask(layer *l, int on);   /* backward: dx += [x > 0] ro
  * set to on), 0 if not (the caller zeroes): a maxpool2d only with 2x2
  * windows of stride 2, a conv2d unless it is a 1x1 without im2col. */
 int maxpool2d_fuse_zero(layer *l, int on);
+/* backward (cam/step.c, Grad-CAM's alpha): instead of adding into dx, write
+ * sums[q] (n * C of them) = lanes_sum (nn/lanes.h) over plane q of the
+ * adjoint as written into a zeroed dx, the bits of that pass followed by
+ * lanes_sum over the buffer, which is then never built: each plane goes
+ * through one of nt scratch planes of H*W (one per thread, the caller's)
+ * and is summed there, in cache. dx is not touched. sums = NULL disarms.
+ * Returns 1 if l does this (2x2 windows of stride 2), 0 if not. */
+int maxpool2d_fuse_plane_sums(layer *l, double *sums, real *scratch, int nt);
+int maxpool2d_is_2x2(const layer *l);   /* a maxpool2d with 2x2 windows of stride 2 */
 int batchnorm2d_fuse_zero(layer *l, int on);
 int conv2d_fuse_zero(layer *l, int on);
 

@@ -18,6 +18,7 @@
  */
 #include "nn/layers.h"
 #include "nn/fuse.h"
+#include "nn/lanes.h"
 #include "nn/parallel.h"
 
 #include <limits.h>
@@ -33,6 +34,11 @@ typedef struct pool {
     uint8_t *code;     /* (max_n, C, OH, OW) argmax within the window: 0..3 = a, b, c, d */
     int relu_mask;     /* maxpool: the next backward adds [x > 0] dy (nn/fuse.h) */
     int zero_dx;       /* maxpool 2x2: the next backward writes all of dx (nn/fuse.h) */
+    /* maxpool 2x2, armed by maxpool2d_fuse_plane_sums: the next backward
+     * writes the plane sums of its adjoint instead of adding into dx */
+    double *plane_sums;   /* (n * C) */
+    real *sum_scratch;    /* (sum_nt, H*W): one plane per thread */
+    int sum_nt;
 } pool;
 
 static pool *pool_new(const layer_ops *ops, nn_ctx *ctx, const char *name, int c, int h,
@@ -347,6 +353,26 @@ static void maxpool_route_add(const pool *p, const real *dy, real *dx, const rea
     }
 }
 
+/* sums[q] = lanes_sum (nn/lanes.h) of plane q of the adjoint of dy as
+ * written into a zeroed dx, for the n * C planes of the last forward: each
+ * plane is written whole (zero_dx) into the thread's scratch plane, where
+ * it stays in cache, and summed there. Same writer, same sum: the bits of
+ * maxpool_route_add into a zeroed buffer followed by lanes_sum, without
+ * the passes over a buffer of the input's size in memory. */
+static void maxpool_plane_sums(const pool *p, const real *dy, double *sums)
+{
+    const layer *l = &p->base;
+    size_t in_hw = (size_t)l->in_h * l->in_w, out_hw = (size_t)l->out_h * l->out_w;
+    long q, nq = (long)l->n * l->in_c;
+    GC_OMP_FOR_TEAM(p->sum_nt)
+    for (q = 0; q < nq; q++) {
+        real *plane = p->sum_scratch + (size_t)GC_THREAD_NUM() * in_hw;
+        size_t pl = (size_t)q;
+        maxpool_plane_2x2_back(p, dy + pl * out_hw, p->code + pl * out_hw, NULL, plane, 1);
+        sums[pl] = lanes_sum(plane, in_hw);
+    }
+}
+
 static void maxpool_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
                                      real *dx_t)
 {
@@ -358,6 +384,11 @@ static void maxpool_tangent_backward(layer *l, const real *dy, const real *dy_t,
 static void maxpool_backward(layer *l, const real *dy, real *dx)
 {
     pool *p = (pool *)l;
+    if (p->plane_sums) {
+        if (dy) maxpool_plane_sums(p, dy, p->plane_sums);
+        else memset(p->plane_sums, 0, (size_t)l->n * l->in_c * sizeof(double));
+        return;
+    }
     if (!dx) return;
     if (dy) maxpool_route_add(p, dy, dx, p->relu_mask ? l->y : NULL, p->zero_dx);
     else if (p->zero_dx) memset(dx, 0, (size_t)l->n * layer_in_size(l) * sizeof(real));
@@ -380,6 +411,23 @@ int maxpool2d_fuse_zero(layer *l, int on)
     if (!p->code) return 0;   /* not 2x2 stride 2: the caller zeroes */
     p->zero_dx = on;
     return 1;
+}
+
+int maxpool2d_fuse_plane_sums(layer *l, double *sums, real *scratch, int nt)
+{
+    pool *p = (pool *)l;
+    GC_CHECK(l->ops == &maxpool_ops);
+    if (!p->code) return 0;
+    GC_CHECK(!sums || (scratch && nt >= 1 && !p->relu_mask));
+    p->plane_sums = sums;
+    p->sum_scratch = sums ? scratch : NULL;
+    p->sum_nt = sums ? nt : 0;
+    return 1;
+}
+
+int maxpool2d_is_2x2(const layer *l)
+{
+    return l->ops == &maxpool_ops && ((const pool *)l)->code != NULL;
 }
 
 layer *maxpool2d_create(nn_ctx *ctx, const char *name, int c, int h, int w, int k, int stride)

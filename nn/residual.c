@@ -78,7 +78,14 @@ static void res_mask_into(const real *y, const real *dy, real *ds, size_t count)
         return;
     }
     GC_OMP_FOR(3 * count)
-    for (i = 0; i < len; i++) ds[i] = (real)0 + (y[i] > 0 ? dy[i] : (real)0);
+    /* 0 + d is d except that -0 becomes +0: written as selects (d != 0
+     * is false for both zeros, true for NaN), which compilers vectorise
+     * without masked adds (a conditional add is a branch under
+     * -ftrapping-math) */
+    for (i = 0; i < len; i++) {
+        real d = dy[i];
+        ds[i] = y[i] > 0 && d != 0 ? d : (real)0;
+    }
 }
 
 /* The conv branch writes straight into y (and its tangent into y_t), which

@@ -423,6 +423,70 @@ static void test_coupled_head_keeps_full_dG(void)
     compare_paths(2, 16, -1, 1);
 }
 
+/* Number of positions where a and b (count values) differ as bits. */
+static int bits_differ(const real *a, const real *b, size_t count)
+{
+    size_t i;
+    int bad = 0;
+    for (i = 0; i < count; i++) bad += memcmp(&a[i], &b[i], sizeof(real)) != 0;
+    return bad;
+}
+
+/* Step 3's alpha from the plane sums of the head's first block, a 2x2
+ * max-pool (st.alpha_from_sums), against alpha from G's rows: the same bits
+ * in the loss, in every gradient of an exact and of a detached step, and in
+ * the eval-mode maps. */
+static void check_alpha_from_sums(int level, int size, int target)
+{
+    fixture f;
+    step_opts o;
+    step_result r[2];
+    real *grad[2][2], *cam[2];
+    size_t nv, nz;
+    int way, mode;
+    if (!setup(&f, level, size, target)) return;
+    CHECK_MSG(f.st.alpha_from_sums, "level %d target %d: alpha from G", level, f.m.target);
+    nv = f.m.ps.nvalue;
+    nz = (size_t)N * f.st.z;
+    for (way = 0; way < 2; way++) {   /* 0: plane sums, 1: G */
+        f.st.alpha_from_sums = !way;
+        for (mode = 0; mode < 2; mode++) {
+            step_opts_default(&o);
+            o.lambda = LAMBDA;
+            o.grad_mode = mode ? CAM_GRAD_DETACHED : CAM_GRAD_EXACT;
+            step_reset_refs(&f.st);
+            grad[way][mode] = run_and_copy_grads(&f, &f.st, &o, &r[way]);
+        }
+        cam[way] = (real *)gc_calloc(nz, sizeof(real));
+        model_set_train(&f.m, 0);
+        step_gradcam(&f.st, f.x, f.y, N, cam[way]);
+    }
+    CHECK(r[0].n_selected == N && r[0].loss_cam > 0);
+    CHECK_MSG(memcmp(&r[0].loss, &r[1].loss, sizeof(double)) == 0, "loss %.17g vs %.17g",
+              r[0].loss, r[1].loss);
+    for (mode = 0; mode < 2; mode++)
+        CHECK_MSG(bits_differ(grad[0][mode], grad[1][mode], nv) == 0,
+                  "level %d target %d %s: %d gradients differ", level, f.m.target,
+                  mode ? "detached" : "exact", bits_differ(grad[0][mode], grad[1][mode], nv));
+    CHECK_MSG(bits_differ(cam[0], cam[1], nz) == 0, "level %d target %d: %d map values differ",
+              level, f.m.target, bits_differ(cam[0], cam[1], nz));
+    for (way = 0; way < 2; way++) {
+        free(grad[way][0]);
+        free(grad[way][1]);
+        free(cam[way]);
+    }
+    teardown(&f);
+}
+
+/* Level 1 at the paper's target (a 4x4 A on 16x16 inputs), and at target
+ * 1 on 13x13 inputs: A is 13x13, so the pool's last row and column get no
+ * route (zeros in G). */
+static void test_alpha_from_plane_sums(void)
+{
+    check_alpha_from_sums(1, 16, -1);
+    check_alpha_from_sums(1, 13, 1);
+}
+
 /* lambda = 0: the step is a plain CE step, whatever the mode. */
 static void test_lambda_zero_is_cross_entropy(void)
 {
@@ -453,6 +517,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_exact_path_choice),
         TEST_CASE(test_per_channel_matches_full_dG),
         TEST_CASE(test_coupled_head_keeps_full_dG),
+        TEST_CASE(test_alpha_from_plane_sums),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));
 }
