@@ -16,13 +16,15 @@
 #include "nn/parallel.h"
 
 #include <math.h>
+#include <string.h>
 
 static size_t count_of(const layer *l) { return (size_t)l->n * layer_in_size(l); }
 
 /* An activation: the layer, and for ReLU the fusion flag of nn/fuse.h. */
 typedef struct act {
     layer base;
-    int done;   /* ReLU: the next forward's input is already rectified in place */
+    int done;      /* ReLU: the next forward's input is already rectified in place */
+    int zero_dx;   /* ReLU: the next backward writes all of dx (nn/fuse.h) */
 } act;
 
 static void act_destroy(layer *l) { free(l); }
@@ -39,7 +41,12 @@ static layer *act_new(const layer_ops *ops, nn_ctx *ctx, const char *name, int c
 
 /* ---- ReLU ---- */
 
-/* out = [x > 0] v (add = 0) or out += [x > 0] v (add = 1), element-wise.
+/* How relu_select writes out: out = t, out += t, or out = 0 + t (what
+ * adding into a zeroed buffer gives: a -0 becomes +0), t = [x > 0] v. */
+enum { RELU_SET = 0, RELU_ADD = 1, RELU_ZERO_ADD = 2 };
+
+/* out = [x > 0] v (add = RELU_SET), out += [x > 0] v (RELU_ADD) or
+ * out = 0 + [x > 0] v (RELU_ZERO_ADD), element-wise.
  * Runs in chunks of RELU_CHUNK through a local array: the select then has
  * no branch (random signs would mispredict one) and compilers vectorise it
  * even at -O2; out may be x or v (each chunk is read before it is written).
@@ -54,8 +61,10 @@ static void relu_chunk(const real *x, const real *v, real *out, size_t len, int 
         real a = v[j];
         t[j] = x[j] > 0 ? a : 0;
     }
-    if (add)
+    if (add == RELU_ADD)
         for (j = 0; j < len; j++) out[j] += t[j];
+    else if (add == RELU_ZERO_ADD)
+        for (j = 0; j < len; j++) out[j] = (real)0 + t[j];
     else
         for (j = 0; j < len; j++) out[j] = t[j];
 }
@@ -69,8 +78,10 @@ static void relu_chunk_full(const real *x, const real *v, real *out, int add)
         real a = v[j];
         t[j] = x[j] > 0 ? a : 0;
     }
-    if (add)
+    if (add == RELU_ADD)
         for (j = 0; j < RELU_CHUNK; j++) out[j] += t[j];
+    else if (add == RELU_ZERO_ADD)
+        for (j = 0; j < RELU_CHUNK; j++) out[j] = (real)0 + t[j];
     else
         for (j = 0; j < RELU_CHUNK; j++) out[j] = t[j];
 }
@@ -93,24 +104,30 @@ static void relu_forward(layer *l, const real *x, real *y, int n)
         GC_CHECK(x == y);
         return;
     }
-    relu_select(x, x, y, (size_t)n * layer_in_size(l), 0);
+    relu_select(x, x, y, (size_t)n * layer_in_size(l), RELU_SET);
 }
 
 static void relu_tangent(layer *l, const real *x_t, real *y_t)
 {
-    relu_select(l->x, x_t, y_t, count_of(l), 0);
+    relu_select(l->x, x_t, y_t, count_of(l), RELU_SET);
 }
 
 static void relu_tangent_backward(layer *l, const real *dy, const real *dy_t, real *dx,
                                   real *dx_t)
 {
-    if (dx && dy) relu_select(l->x, dy, dx, count_of(l), 1);
-    if (dx_t && dy_t) relu_select(l->x, dy_t, dx_t, count_of(l), 1);
+    if (dx && dy) relu_select(l->x, dy, dx, count_of(l), RELU_ADD);
+    if (dx_t && dy_t) relu_select(l->x, dy_t, dx_t, count_of(l), RELU_ADD);
 }
 
 static void relu_backward(layer *l, const real *dy, real *dx)
 {
-    relu_tangent_backward(l, dy, NULL, dx, NULL);
+    if (!((act *)l)->zero_dx) {
+        relu_tangent_backward(l, dy, NULL, dx, NULL);
+        return;
+    }
+    if (!dx) return;
+    if (dy) relu_select(l->x, dy, dx, count_of(l), RELU_ZERO_ADD);
+    else memset(dx, 0, count_of(l) * sizeof(real));
 }
 
 static const layer_ops relu_ops = {"relu", relu_forward, relu_backward, relu_tangent,
@@ -125,6 +142,13 @@ void relu_fuse_done(layer *l, int on)
 {
     GC_CHECK(l->ops == &relu_ops);
     ((act *)l)->done = on;
+}
+
+int relu_fuse_zero(layer *l, int on)
+{
+    GC_CHECK(l->ops == &relu_ops);
+    ((act *)l)->zero_dx = on;
+    return 1;
 }
 
 /* ---- sigmoid ---- */

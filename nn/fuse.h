@@ -14,10 +14,11 @@
  *             the pool reads that mask from its own output (x at the route
  *             is the pooled value y, so [x > 0] = [y > 0] there), so
  *             neither reads the ReLU's output after the forward;
- *   backward  zeroing: a maxpool2d (2x2), batchnorm2d or conv2d writes
- *             its adjoint buffer whole (the pool 0 off the routes, the
- *             conv x = 0 + fold) instead of adding into it, so the
- *             container does not zero it first (a pass over the buffer).
+ *   backward  zeroing: a maxpool2d (2x2), batchnorm2d, conv2d or ReLU
+ *             writes its adjoint buffer whole (the pool 0 off the routes,
+ *             the conv x = 0 + fold, the ReLU 0 + [x > 0] dy) instead of
+ *             adding into it, so the container does not zero it first (a
+ *             pass over the buffer).
  * Every result is bit for bit what the unfused passes give.
  *
  * Each setter arms (on = 1) or disarms (on = 0) a flag for the layer's next
@@ -50,5 +51,9 @@ int maxpool2d_fuse_plane_sums(layer *l, double *sums, real *scratch, int nt);
 int maxpool2d_is_2x2(const layer *l);   /* a maxpool2d with 2x2 windows of stride 2 */
 int batchnorm2d_fuse_zero(layer *l, int on);
 int conv2d_fuse_zero(layer *l, int on);
+/* a ReLU (always 1): dx = 0 + [x > 0] dy; where it does not run in place on
+ * its adjoint: the last child of a view (its dy is the caller's), as the
+ * trunk's last ReLU, whose dx was otherwise zeroed and then added into */
+int relu_fuse_zero(layer *l, int on);
 
 #endif

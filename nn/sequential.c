@@ -310,6 +310,7 @@ static void seq_decide_fusions(sequential *s)
         int (*zero)(layer *, int) = strcmp(kind, "maxpool2d") == 0     ? maxpool2d_fuse_zero
                                     : strcmp(kind, "batchnorm2d") == 0 ? batchnorm2d_fuse_zero
                                     : strcmp(kind, "conv2d") == 0      ? conv2d_fuse_zero
+                                    : strcmp(kind, "relu") == 0        ? relu_fuse_zero
                                                                         : NULL;
         if (s->inplace[k] && seq_kind_is(children[k - 1], "conv2d"))
             s->fuse_relu[k - 1] = conv2d_fuse_relu;

@@ -11,6 +11,7 @@
  * would count and report any that did). Sigmoid is smooth; its inputs span
  * U(-4, 4) so that s'' is exercised with both signs.
  */
+#include "nn/fuse.h"
 #include "nn/layers.h"
 #include "tests/layercheck.h"
 #include "tests/test.h"
@@ -81,6 +82,40 @@ static void test_relu_values_and_zero(void)
     layer_tangent_backward(l, ones, ones, dx, dx_t);
     CHECK(dx[0] == 0 && dx[1] == 0 && dx[2] == 1 && dx[3] == 1);
     CHECK(dx_t[0] == 0 && dx_t[1] == 0 && dx_t[2] == 1 && dx_t[3] == 1);
+    layer_destroy(l);
+    lc_env_free(&e);
+}
+
+/* ReLU's backward armed by relu_fuse_zero (nn/fuse.h) writes dx whole, as
+ * the unarmed backward adding into a zeroed dx: bit for bit, over 37 values
+ * (two chunks of 16 and a tail), with -0 in dy (0 + -0 = +0 at x > 0) and
+ * garbage in dx before; then disarmed, it adds again. */
+static void test_relu_fuse_zero(void)
+{
+    enum { C = 37 };
+    real x[C], y[C], dy[C], dx[C], ref[C];
+    lc_env e;
+    layer *l;
+    int i, bad = 0;
+    lc_env_init(&e, 1, 1, 3);
+    l = relu_create(&e.ctx, "r", C, 1, 1);
+    lc_fill(&e.r, x, C, 1.0, 0.0);
+    lc_fill(&e.r, dy, C, 1.0, 0.0);
+    for (i = 0; i < C; i += 3) dy[i] = (real)-0.0;
+    layer_forward(l, x, y, 1);
+    memset(ref, 0, sizeof ref);
+    layer_backward(l, dy, ref);
+    for (i = 0; i < C; i++) dx[i] = (real)(100 + i);
+    CHECK(relu_fuse_zero(l, 1) == 1);
+    layer_backward(l, dy, dx);
+    relu_fuse_zero(l, 0);
+    for (i = 0; i < C; i++) bad += memcmp(&dx[i], &ref[i], sizeof(real)) != 0;
+    CHECK_MSG(bad == 0, "%d of %d values differ from the backward into zeros", bad, C);
+    for (i = 0; i < C; i++) bad += x[i] > 0 && dy[i] == 0 && signbit(ref[i]);
+    CHECK_MSG(bad == 0, "a -0 survived at x > 0");
+    layer_backward(l, dy, dx);   /* disarmed: adds */
+    for (i = 0; i < C; i++) bad += dx[i] != ref[i] + (x[i] > 0 ? dy[i] : 0);
+    CHECK_MSG(bad == 0, "%d values after the disarmed backward", bad);
     layer_destroy(l);
     lc_env_free(&e);
 }
@@ -157,6 +192,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_fd_sigmoid),
         TEST_CASE(test_fd_sigmoid_vector),
         TEST_CASE(test_relu_values_and_zero),
+        TEST_CASE(test_relu_fuse_zero),
         TEST_CASE(test_sigmoid_values_and_stability),
         TEST_CASE(test_sigmoid_second_order_split),
     };
