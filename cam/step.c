@@ -389,6 +389,18 @@ static void exact_head_pass(train_step *st)
     }
 }
 
+/* Arm (on = 1) or disarm the head's first block to write its dx whole
+ * (nn/fuse.h) where it can: a 2x2 max-pool (Level 1 at the paper's target),
+ * whose backward then sets dA without dA being zeroed first. Only for the
+ * head's first-order backward (and head_pre's in the per-channel exact
+ * pass): the pool's tangent_backward adds. Returns 1 if armed. */
+static int head_writes_dA(train_step *st, int on)
+{
+    model *m = st->m;
+    layer *first = m->target + 1 < m->nblocks ? m->blocks[m->target + 1] : NULL;
+    return first && maxpool2d_is_2x2(first) && maxpool2d_fuse_zero(first, on);
+}
+
 void step_run(train_step *st, const real *x, const int *y, int n, const step_opts *o,
               const step_frozen *frozen, step_result *res)
 {
@@ -400,9 +412,18 @@ void step_run(train_step *st, const real *x, const int *y, int n, const step_opt
     with_reg = active && o->lambda != 0;
     /* step 5: dcam -> ds (ns, Z); dG is made in exact_head_pass, dA_direct at step 7 */
     if (with_reg) gradcam_backward_s(&st->cb, st->dcam, st->ns, st->z, st->ds);
-    memset(st->dA, 0, (size_t)n * row * sizeof(real));   /* G is dead from here on */
-    if (with_reg && o->grad_mode == CAM_GRAD_EXACT) exact_head_pass(st);   /* steps 5-6 */
-    else layer_backward(m->head, st->dlogits, st->dA);                      /* detached / CE */
+    /* G is dead from here on; dA is zeroed unless the head's first block
+     * writes it whole (in first-order backward passes only) */
+    if (with_reg && o->grad_mode == CAM_GRAD_EXACT && !st->per_channel) {
+        memset(st->dA, 0, (size_t)n * row * sizeof(real));
+        exact_head_pass(st);                                                /* steps 5-6 */
+    } else {
+        int armed = head_writes_dA(st, 1);
+        if (!armed) memset(st->dA, 0, (size_t)n * row * sizeof(real));
+        if (with_reg && o->grad_mode == CAM_GRAD_EXACT) exact_head_pass(st);   /* steps 5-6 */
+        else layer_backward(m->head, st->dlogits, st->dA);                  /* detached / CE */
+        if (armed) head_writes_dA(st, 0);
+    }
     /* step 7: dA += dA_direct = alpha * ds on the rows of B+', after the head's
      * terms (so each element's sum keeps that order, whatever the head) */
     if (with_reg)
