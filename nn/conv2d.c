@@ -711,34 +711,34 @@ static void dw_t_rows(conv2d *c, const real *xx, const gemm_src *dsrc, int s0, i
         gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, NULL, 0, &src, NULL, 0, dsrc, 1,
                      c->dw_tr + (size_t)r0 * oc, oc, NULL);
     } else {   /* this part's rows of the group's columns, then its product */
-        size_t in_sz = layer_in_size(&c->base);
+        /* rows at a stride of a full group's columns, whatever g: a part
+         * then writes the same stretch of c->col in every group, so parts
+         * at different groups never touch each other's rows */
+        size_t in_sz = layer_in_size(&c->base), ld = (size_t)c->nb * c->ohw;
         int j, r;
         for (j = 0; j < g; j++) {
             const real *xs = xx + (size_t)(s0 + j) * in_sz;
             real *dst = c->col + (size_t)j * c->ohw;
             if (c->direct)
                 for (r = r0; r < r1; r++)
-                    memcpy(dst + (size_t)r * ncol, xs + (size_t)r * c->ohw,
+                    memcpy(dst + (size_t)r * ld, xs + (size_t)r * c->ohw,
                            c->ohw * sizeof(real));
             else
-                im2col_rows_ld(&c->g, xs, dst, (size_t)ncol, r0, r1);
+                im2col_rows_ld(&c->g, xs, dst, ld, r0, r1);
         }
-        gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, c->col + (size_t)r0 * ncol, ncol, NULL, NULL,
+        gemm_src_run(0, 1, r1 - r0, oc, ncol, 1, c->col + (size_t)r0 * ld, (int)ld, NULL, NULL,
                      0, dsrc, 1, c->dw_tr + (size_t)r0 * oc, oc, NULL);
     }
 }
 
-/* dW^T += cols dy^T for samples s0 .. s0+g-1, and db += their dy sums.
- * The columns: each part writes its own rows of them into c->col (im2col
- * split by rows: no parallel region of its own), or reads them through
- * implicit im2col (c->xpad holds the group). dy: read in place as dd_view
- * (no stage copy); db: each part its share of the channels, in the same
- * region. */
-static void dw_t_gemm(conv2d *c, const real *xx, const real *dd, real *db, int s0, int g,
-                      int ncol)
+/* One group's share of dW^T += cols dy^T (samples s0 .. s0+g-1): rows r0 ..
+ * r1 of dW^T, and db += the group's dy sums for channels o0 .. o1. dy is
+ * read in place as dd_view (no stage copy). */
+static void dw_t_group_part(conv2d *c, const real *xx, const real *dd, real *db, int s0,
+                            int g, int r0, int r1, int o0, int o1)
 {
-    int oc = c->base.out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q, o;
     size_t out_sz = layer_out_size(&c->base);
+    int ncol = g * (int)c->ohw, o;
     dd_view v;
     gemm_src src;
     v.dd = dd + (size_t)s0 * out_sz;
@@ -746,22 +746,49 @@ static void dw_t_gemm(conv2d *c, const real *xx, const real *dd, real *db, int s
     v.out_sz = out_sz;
     src.fill = dd_fill_t;
     src.ctx = &v;
-    if (parts < 2 || (double)ckk * oc * ncol < CONV_SMALL_MACS) {
-        dw_t_rows(c, xx, &src, s0, g, ncol, 0, ckk);
-        if (db)
-            for (o = 0; o < oc; o++) db[o] += group_lanes_sum(v.dd, out_sz, c->ohw, g, o);
+    if (r1 > r0) dw_t_rows(c, xx, &src, s0, g, ncol, r0, r1);
+    if (db)
+        for (o = o0; o < o1; o++) db[o] += group_lanes_sum(v.dd, out_sz, c->ohw, g, o);
+}
+
+/* dW^T += cols dy^T and db += dy sums over the batch, group by group, in
+ * group order. Split by rows of dW^T (on multiples of 8, gemm's row panels)
+ * and by db's channels over the threads, each part running every group in
+ * order on its own rows and channels, so each element receives the same
+ * additions in the same order whatever the split (the bits do not depend
+ * on it). The columns: each part writes its own rows of the group's
+ * columns into c->col (im2col split by rows), so with explicit columns the
+ * parts never wait for each other and the whole batch is one parallel
+ * region (Level 1 28x28: one region instead of six per backward). With
+ * implicit im2col every part reads the group's padded samples (c->xpad),
+ * written once per group, so there it is one region per group. A group
+ * below CONV_SMALL_MACS runs in the calling thread. */
+static void dw_t_gemm(conv2d *c, const real *xx, const real *dd, real *db)
+{
+    const layer *l = &c->base;
+    int oc = l->out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q, s0;
+    int small = parts < 2 || (double)ckk * oc * (double)c->nb * (double)c->ohw < CONV_SMALL_MACS;
+    int np = small ? 1 : parts;
+    if (!c->implicit) {
+        GC_OMP_FOR_TEAM(np)
+        for (q = 0; q < np; q++) {
+            int r0 = ckk * q / np / 8 * 8, r1 = q == np - 1 ? ckk : ckk * (q + 1) / np / 8 * 8;
+            int s;
+            for (s = 0; s < l->n; s += c->nb) {
+                int g = l->n - s < c->nb ? l->n - s : c->nb;
+                dw_t_group_part(c, xx, dd, db, s, g, r0, r1, oc * q / np, oc * (q + 1) / np);
+            }
+        }
         return;
     }
-    GC_OMP_FOR_TEAM(parts)
-    for (q = 0; q < parts; q++) {
-        /* row ranges on multiples of 8 (gemm's row panels); db's channels */
-        int r0 = ckk * q / parts / 8 * 8;
-        int r1 = q == parts - 1 ? ckk : ckk * (q + 1) / parts / 8 * 8;
-        int oq;
-        if (r1 > r0) dw_t_rows(c, xx, &src, s0, g, ncol, r0, r1);
-        if (db)
-            for (oq = oc * q / parts; oq < oc * (q + 1) / parts; oq++)
-                db[oq] += group_lanes_sum(v.dd, out_sz, c->ohw, g, oq);
+    for (s0 = 0; s0 < l->n; s0 += c->nb) {
+        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb;
+        group_pad(c, xx, s0, g);
+        GC_OMP_FOR_TEAM(np)
+        for (q = 0; q < np; q++) {
+            int r0 = ckk * q / np / 8 * 8, r1 = q == np - 1 ? ckk : ckk * (q + 1) / np / 8 * 8;
+            dw_t_group_part(c, xx, dd, db, s0, g, r0, r1, oc * q / np, oc * (q + 1) / np);
+        }
     }
 }
 
@@ -783,13 +810,9 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
     }
     /* accumulate dW^T where dW would be: the same additions, element by element */
     if (dw && c->dw_t) transpose_into(c->dw_tr, dw, (size_t)oc, c->ckk, 0);
-    for (s0 = 0; (dw || db) && s0 < l->n; s0 += c->nb) {
+    if (dw && c->dw_t) dw_t_gemm(c, xx, dd, db);   /* dy in place, db in the same region */
+    for (s0 = 0; (dw || db) && !(dw && c->dw_t) && s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
-        if (dw && c->dw_t) {   /* dy read in place (no stage), db in the same region */
-            if (c->implicit) group_pad(c, xx, s0, g);
-            dw_t_gemm(c, xx, dd, db, s0, g, ncol);
-            continue;
-        }
         stage_in(c, dd, s0, g, db);   /* the group's dd as (OC, ncol), and db */
         if (dw && c->implicit) {
             im2col_view v;
