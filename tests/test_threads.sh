@@ -22,8 +22,9 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/gc-threads.XXXXXX") || exit 1
 trap 'rm -rf "$W"' EXIT
 
 # the compiler make would use (CC from the calling make's command line
-# reaches this make through MAKEFLAGS)
-CCX=$(printf 'p:\n\t@echo $(CC)\n' | make -s --no-print-directory -f - p 2>/dev/null)
+# reaches this make through MAKEFLAGS; a -w there adds "make[N]: ..." lines)
+CCX=$(printf 'p:\n\t@echo "CC=$(CC)"\n' | make -s --no-print-directory -f - p 2>/dev/null |
+    sed -n 's/^CC=//p' | tail -n 1)
 cat >"$W/probe.c" <<'EOF_C'
 #include <omp.h>
 int main(void) { return omp_get_max_threads() >= 1 ? 0 : 1; }
