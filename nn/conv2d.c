@@ -751,6 +751,24 @@ static void dw_t_group_part(conv2d *c, const real *xx, const real *dd, real *db,
         for (o = o0; o < o1; o++) db[o] += group_lanes_sum(v.dd, out_sz, c->ohw, g, o);
 }
 
+/* One parallel region of np parts, part q running the groups starting at
+ * s_begin .. s_end (step c->nb) in order on its rows of dW^T (a share on
+ * multiples of 8, gemm's row panels) and its channels of db. */
+static void dw_t_parts(conv2d *c, const real *xx, const real *dd, real *db, int np,
+                       int s_begin, int s_end)
+{
+    const layer *l = &c->base;
+    int oc = l->out_c, ckk = (int)c->ckk, q;
+    GC_OMP_FOR_TEAM(np)
+    for (q = 0; q < np; q++) {
+        int r0 = ckk * q / np / 8 * 8, r1 = q == np - 1 ? ckk : ckk * (q + 1) / np / 8 * 8;
+        int s;
+        for (s = s_begin; s < s_end && s < l->n; s += c->nb)
+            dw_t_group_part(c, xx, dd, db, s, l->n - s < c->nb ? l->n - s : c->nb, r0, r1,
+                            oc * q / np, oc * (q + 1) / np);
+    }
+}
+
 /* dW^T += cols dy^T and db += dy sums over the batch, group by group, in
  * group order. Split by rows of dW^T (on multiples of 8, gemm's row panels)
  * and by db's channels over the threads, each part running every group in
@@ -761,34 +779,22 @@ static void dw_t_group_part(conv2d *c, const real *xx, const real *dd, real *db,
  * parts never wait for each other and the whole batch is one parallel
  * region (Level 1 28x28: one region instead of six per backward). With
  * implicit im2col every part reads the group's padded samples (c->xpad),
- * written once per group, so there it is one region per group. A group
- * below CONV_SMALL_MACS runs in the calling thread. */
+ * written once per group, so there it is one region per group. When a full
+ * group's product is below CONV_SMALL_MACS, one part does it all. */
 static void dw_t_gemm(conv2d *c, const real *xx, const real *dd, real *db)
 {
     const layer *l = &c->base;
-    int oc = l->out_c, ckk = (int)c->ckk, parts = GC_MAX_THREADS(), q, s0;
-    int small = parts < 2 || (double)ckk * oc * (double)c->nb * (double)c->ohw < CONV_SMALL_MACS;
+    int parts = GC_MAX_THREADS(), s0;
+    int small = parts < 2 ||
+                (double)c->ckk * l->out_c * (double)c->nb * (double)c->ohw < CONV_SMALL_MACS;
     int np = small ? 1 : parts;
     if (!c->implicit) {
-        GC_OMP_FOR_TEAM(np)
-        for (q = 0; q < np; q++) {
-            int r0 = ckk * q / np / 8 * 8, r1 = q == np - 1 ? ckk : ckk * (q + 1) / np / 8 * 8;
-            int s;
-            for (s = 0; s < l->n; s += c->nb) {
-                int g = l->n - s < c->nb ? l->n - s : c->nb;
-                dw_t_group_part(c, xx, dd, db, s, g, r0, r1, oc * q / np, oc * (q + 1) / np);
-            }
-        }
+        dw_t_parts(c, xx, dd, db, np, 0, l->n);
         return;
     }
     for (s0 = 0; s0 < l->n; s0 += c->nb) {
-        int g = l->n - s0 < c->nb ? l->n - s0 : c->nb;
-        group_pad(c, xx, s0, g);
-        GC_OMP_FOR_TEAM(np)
-        for (q = 0; q < np; q++) {
-            int r0 = ckk * q / np / 8 * 8, r1 = q == np - 1 ? ckk : ckk * (q + 1) / np / 8 * 8;
-            dw_t_group_part(c, xx, dd, db, s0, g, r0, r1, oc * q / np, oc * (q + 1) / np);
-        }
+        group_pad(c, xx, s0, l->n - s0 < c->nb ? l->n - s0 : c->nb);
+        dw_t_parts(c, xx, dd, db, np, s0, s0 + c->nb);
     }
 }
 
@@ -808,9 +814,13 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
         adjoint_samples(c, w, xx, dd, dw, db, dxx, set);
         return;
     }
-    /* accumulate dW^T where dW would be: the same additions, element by element */
-    if (dw && c->dw_t) transpose_into(c->dw_tr, dw, (size_t)oc, c->ckk, 0);
-    if (dw && c->dw_t) dw_t_gemm(c, xx, dd, db);   /* dy in place, db in the same region */
+    if (dw && c->dw_t) {
+        /* accumulate dW^T where dW would be: the same additions, element by
+         * element; dy read in place, db in the same region */
+        transpose_into(c->dw_tr, dw, (size_t)oc, c->ckk, 0);
+        dw_t_gemm(c, xx, dd, db);
+        transpose_into(dw, c->dw_tr, c->ckk, (size_t)oc, 0);
+    }
     for (s0 = 0; (dw || db) && !(dw && c->dw_t) && s0 < l->n; s0 += c->nb) {
         int g = l->n - s0 < c->nb ? l->n - s0 : c->nb, ncol = g * (int)c->ohw;
         stage_in(c, dd, s0, g, db);   /* the group's dd as (OC, ncol), and db */
@@ -826,7 +836,6 @@ static void conv_adjoint(conv2d *c, const real *xx, const real *dd, real *dw, re
             gemm(0, 1, oc, ckk, ncol, 1, c->stage, ncol, cols, ncol, 1, dw, ckk);
         }
     }
-    if (dw && c->dw_t) transpose_into(dw, c->dw_tr, c->ckk, (size_t)oc, 0);
     if (dxx) team_run(c, w, NULL, 0, NULL, dd, dxx, set);
 }
 
