@@ -39,6 +39,15 @@ void step_opts_default(step_opts *o)
 
 static real *alloc_real(size_t count) { return (real *)gc_calloc(count, sizeof(real)); }
 
+/* The head's first block if it is a 2x2 max-pool (Level 1 at the paper's
+ * target), else NULL: step 3 takes alpha from its plane sums, and its
+ * first-order backward writes dA whole (nn/fuse.h). */
+static layer *head_first_pool(const model *m)
+{
+    layer *first = m->target + 1 < m->nblocks ? m->blocks[m->target + 1] : NULL;
+    return first && maxpool2d_is_2x2(first) ? first : NULL;
+}
+
 int step_init(train_step *st, model *m, gc_error *err) { return step_init_path(st, m, 0, err); }
 
 int step_init_path(train_step *st, model *m, int full_dG, gc_error *err)
@@ -76,7 +85,7 @@ int step_init_path(train_step *st, model *m, int full_dG, gc_error *err)
     } else {
         st->dG = alloc_real(az);
     }
-    if (m->target + 1 < m->nblocks && maxpool2d_is_2x2(m->blocks[m->target + 1])) {
+    if (head_first_pool(m)) {
         st->alpha_from_sums = 1;
         st->plane_nt = GC_MAX_THREADS();
         st->plane_sums = (double *)gc_calloc((size_t)max_n * st->k, sizeof(double));
@@ -180,21 +189,29 @@ static void zero_unselected_rows(const train_step *st, real *t, size_t row)
         if (!st->selected[i]) memset(t + (size_t)i * row, 0, row * sizeof(real));
 }
 
-/* Step 3 without G (st->alpha_from_sums): the head's backward of the seed
- * with its first block, a 2x2 max-pool, armed to write the plane sums of
- * its adjoint, which is G, instead of G (G is not touched); then alpha of
- * row j = sums[rows[j]] / Z, as gradcam_alpha divides lanes_sum over G's
- * row: the same bits. rows NULL: row j is sample j. */
-static void alpha_from_plane_sums(train_step *st, const int *rows, int ns)
+/* Step 3 for a head that does not couple samples: one backward of the
+ * seed of B+' (sel[0 .. ns)), then alpha (ns, K) from the rows of G. With
+ * st->alpha_from_sums the head's first block, a 2x2 max-pool, is armed to
+ * write the plane sums of its adjoint, which is G, instead of G (G is not
+ * touched), and alpha of row j = sums[sel[j]] / Z, as gradcam_alpha
+ * divides lanes_sum over G's row: the same bits. */
+static void alpha_uncoupled(train_step *st)
 {
     model *m = st->m;
-    layer *pool = m->blocks[m->target + 1];
     int j, c;
-    GC_CHECK(maxpool2d_fuse_plane_sums(pool, st->plane_sums, st->plane_scratch, st->plane_nt));
+    make_seed(st, st->n, 0, st->ns);
+    if (!st->alpha_from_sums) {
+        zero_rows(st->G, st->sel, 0, st->ns, (size_t)st->k * st->z);
+        layer_backward(m->head, st->seed, st->G);
+        gradcam_alpha(st->G, st->sel, st->ns, st->k, st->z, st->cb.alpha);
+        return;
+    }
+    GC_CHECK(maxpool2d_fuse_plane_sums(head_first_pool(m), st->plane_sums, st->plane_scratch,
+                                       st->plane_nt));
     layer_backward(m->head, st->seed, st->G);
-    maxpool2d_fuse_plane_sums(pool, NULL, NULL, 0);
-    for (j = 0; j < ns; j++) {
-        const double *sums = st->plane_sums + (size_t)(rows ? rows[j] : j) * st->k;
+    maxpool2d_fuse_plane_sums(head_first_pool(m), NULL, NULL, 0);
+    for (j = 0; j < st->ns; j++) {
+        const double *sums = st->plane_sums + (size_t)st->sel[j] * st->k;
         for (c = 0; c < st->k; c++) st->cb.alpha[(size_t)j * st->k + c] = (real)(sums[c] / st->z);
     }
 }
@@ -213,14 +230,8 @@ static void compute_G_alpha(train_step *st)
     int coupled = layer_batch_coupled(m->head);
     int saved = m->ctx.grad_params, c;
     m->ctx.grad_params = 0;
-    if (!coupled && st->alpha_from_sums) {
-        make_seed(st, st->n, 0, st->ns);
-        alpha_from_plane_sums(st, st->sel, st->ns);
-    } else if (!coupled) {
-        make_seed(st, st->n, 0, st->ns);
-        zero_rows(st->G, st->sel, 0, st->ns, row);
-        layer_backward(m->head, st->seed, st->G);
-        gradcam_alpha(st->G, st->sel, st->ns, st->k, st->z, st->cb.alpha);
+    if (!coupled) {
+        alpha_uncoupled(st);
     } else {
         for (c = 0; c < st->classes; c++) {
             int b = st->class_begin[c], e = st->class_begin[c + 1];
@@ -389,41 +400,29 @@ static void exact_head_pass(train_step *st)
     }
 }
 
-/* Arm (on = 1) or disarm the head's first block to write its dx whole
- * (nn/fuse.h) where it can: a 2x2 max-pool (Level 1 at the paper's target),
- * whose backward then sets dA without dA being zeroed first. Only for the
- * head's first-order backward (and head_pre's in the per-channel exact
- * pass): the pool's tangent_backward adds. Returns 1 if armed. */
-static int head_writes_dA(train_step *st, int on)
-{
-    model *m = st->m;
-    layer *first = m->target + 1 < m->nblocks ? m->blocks[m->target + 1] : NULL;
-    return first && maxpool2d_is_2x2(first) && maxpool2d_fuse_zero(first, on);
-}
-
 void step_run(train_step *st, const real *x, const int *y, int n, const step_opts *o,
               const step_frozen *frozen, step_result *res)
 {
     model *m = st->m;
     size_t row = (size_t)st->k * st->z;
-    int active, with_reg;
+    int active, with_reg, exact;
+    layer *pool;
     ps_zero_grad(&m->ps);
     active = forward_part(st, x, y, n, o, frozen, res, 1);
     with_reg = active && o->lambda != 0;
     /* step 5: dcam -> ds (ns, Z); dG is made in exact_head_pass, dA_direct at step 7 */
     if (with_reg) gradcam_backward_s(&st->cb, st->dcam, st->ns, st->z, st->ds);
-    /* G is dead from here on; dA is zeroed unless the head's first block
-     * writes it whole (in first-order backward passes only) */
-    if (with_reg && o->grad_mode == CAM_GRAD_EXACT && !st->per_channel) {
-        memset(st->dA, 0, (size_t)n * row * sizeof(real));
-        exact_head_pass(st);                                                /* steps 5-6 */
-    } else {
-        int armed = head_writes_dA(st, 1);
-        if (!armed) memset(st->dA, 0, (size_t)n * row * sizeof(real));
-        if (with_reg && o->grad_mode == CAM_GRAD_EXACT) exact_head_pass(st);   /* steps 5-6 */
-        else layer_backward(m->head, st->dlogits, st->dA);                  /* detached / CE */
-        if (armed) head_writes_dA(st, 0);
-    }
+    /* G is dead from here on. dA is zeroed unless the head's first block, a
+     * 2x2 max-pool, writes it whole (nn/fuse.h): in the head's first-order
+     * backward (and head_pre's in the per-channel exact pass), not in the
+     * full-dG exact pass, whose tangent_backward adds */
+    exact = with_reg && o->grad_mode == CAM_GRAD_EXACT;
+    pool = exact && !st->per_channel ? NULL : head_first_pool(m);
+    if (pool) maxpool2d_fuse_zero(pool, 1);
+    else memset(st->dA, 0, (size_t)n * row * sizeof(real));
+    if (exact) exact_head_pass(st);                                         /* steps 5-6 */
+    else layer_backward(m->head, st->dlogits, st->dA);                      /* detached / CE */
+    if (pool) maxpool2d_fuse_zero(pool, 0);
     /* step 7: dA += dA_direct = alpha * ds on the rows of B+', after the head's
      * terms (so each element's sum keeps that order, whatever the head) */
     if (with_reg)
@@ -453,14 +452,8 @@ void step_gradcam_current(train_step *st, const int *cls, int n, real *cam)
     }
     mark_selected(st);
     m->ctx.grad_params = 0;
-    if (!layer_batch_coupled(m->head) && st->alpha_from_sums) {
-        make_seed(st, n, 0, n);
-        alpha_from_plane_sums(st, NULL, n);
-    } else if (!layer_batch_coupled(m->head)) {
-        make_seed(st, n, 0, n);
-        memset(st->G, 0, (size_t)n * row * sizeof(real));
-        layer_backward(m->head, st->seed, st->G);
-        gradcam_alpha(st->G, NULL, n, st->k, st->z, st->cb.alpha);
+    if (!layer_batch_coupled(m->head)) {
+        alpha_uncoupled(st);   /* sel[j] = j: every row */
     } else {
         /* train mode with BatchNorm in the head: one pass per class, whose
          * rows of G give the alpha of that class's samples */
