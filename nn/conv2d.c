@@ -37,6 +37,19 @@
  * exact step went 3.45 -> 3.06 ms with 2 threads (min of 300, same
  * minute; single-threaded 5.25 vs 5.20 ms). This changed the summation
  * order of that layer's dW and db (blocks of samples instead of groups).
+ * So do maps of CONV_SAMPLE_COLS pixels or more when the layer's weights
+ * are small enough for CONV_DW_BLOCKS partial sums of dW to stay in cache
+ * (CONV_SAMPLE_PARTS): Level 1's second conv at 28x28 (14x14 maps, 32 x
+ * 144 weights) and the 1x1 skip of Level 3's first residual block there.
+ * On the per-sample path every pass of the layer splits the batch by
+ * samples, the same samples per thread as the pools and ReLUs around it,
+ * so each thread reads what its own core wrote; the group path's dW splits
+ * by rows of dW^T and reads every sample. That matters when the host puts
+ * the two threads' cores on different L3 caches (docs/BENCHMARKS.md, "the
+ * slow state": a cache line round trip between the threads 340 ns instead
+ * of 60): Level 1 28x28 exact step, 2 threads, 500 steps per run, 9 runs
+ * each in that state, alternated: median 1.81 -> 1.54 s; in the normal
+ * state 1.11 vs 1.12 s.
  * The backward pass recomputes the columns instead of keeping the forward's
  * (a cache would cost IC*K*K*OH*OW reals per sample and layer; im2col is a
  * copy, small next to the products). On the per-sample path of stride-1
@@ -85,6 +98,12 @@
 /* A layer whose group product (OC x nb*OH*OW x IC*K*K) has fewer multiply-
  * adds than this runs per sample instead (see the top of the file). */
 #define CONV_SMALL_MACS 1e6
+/* A map of at least CONV_SAMPLE_COLS pixels also goes per sample when the
+ * layer's block partial sums of dW (CONV_DW_BLOCKS x OC x IC*K*K) are
+ * fewer than CONV_SAMPLE_PARTS reals (256 KiB in float): see the top of
+ * the file. */
+#define CONV_SAMPLE_COLS 128
+#define CONV_SAMPLE_PARTS 65536.0
 /* Upper bound on a group's column buffer, in reals (16 MB in float). */
 #define CONV_COL_CAP ((size_t)4 << 20)
 /* A group's columns go through implicit im2col when they are at least this
@@ -867,6 +886,12 @@ static const layer_ops conv2d_ops = {"conv2d", conv2d_forward, conv2d_backward,
                                      conv2d_tangent, conv2d_tangent_backward,
                                      conv2d_destroy};
 
+int conv2d_group_size(const layer *l)
+{
+    GC_CHECK(l->ops == &conv2d_ops);
+    return ((const conv2d *)l)->nb;
+}
+
 void conv2d_fuse_relu(layer *l, int on)
 {
     GC_CHECK(l->ops == &conv2d_ops);
@@ -932,6 +957,9 @@ layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w
     while (c->nb > 1 && col_sz * (size_t)c->nb > CONV_COL_CAP) c->nb--;
     if (2 * c->ohw >= CONV_GROUP_COLS &&
         (double)out_c * (double)c->ckk * (double)c->ohw * c->nb < CONV_SMALL_MACS)
+        c->nb = 1;
+    if (c->ohw >= CONV_SAMPLE_COLS &&
+        (double)CONV_DW_BLOCKS * out_c * (double)c->ckk < CONV_SAMPLE_PARTS)
         c->nb = 1;
     GC_CHECK((size_t)c->nb * c->ohw <= (size_t)INT_MAX);
 

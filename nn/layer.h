@@ -61,6 +61,9 @@ typedef struct nn_ctx {
     real *scratch;       /* (scratch_len) shared scratch, see above; NULL until allocated */
     size_t scratch_len;
     size_t scratch_need; /* the largest reservation so far, in reals */
+    size_t arena_private_max;   /* a first-order view whose buffers total at most this
+                                   many reals gives each its own memory (nn/sequential.c
+                                   seq_place; docs/MEMORY.md); 0: they always share */
 } nn_ctx;
 
 /* Record that a layer needs count reals of scratch (at build). */

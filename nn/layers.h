@@ -15,6 +15,9 @@
  * out = floor((in + 2 pad - k) / stride) + 1. */
 layer *conv2d_create(nn_ctx *ctx, const char *name, int in_c, int in_h, int in_w,
                      int out_c, int k, int stride, int pad, int bias);
+/* Samples per product of its lowering (nn/conv2d.c): 1 on the per-sample
+ * path, the group size nb on the group path (for tests). */
+int conv2d_group_size(const layer *l);
 /* nn/dense.c: y = x W^T + b, weight (OUT, IN), bias (OUT); input (IN,1,1) or any
  * shape with in_c*in_h*in_w == IN; output (OUT, 1, 1). */
 layer *dense_create(nn_ctx *ctx, const char *name, int in_features, int out_features);

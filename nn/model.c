@@ -38,6 +38,17 @@ static const int FULL_RES_CHANNELS[MODEL_LEVELS] = {16, 32, 32, 32, 64};
 #define SE_REDUCTION 16
 #define DROPOUT_LEVEL_2_4 0.5
 #define DROPOUT_LEVEL_5 0.6
+/* The trunk's buffers share memory (docs/MEMORY.md) only when together
+ * they would exceed 2^21 reals (8 MiB in float: Level 1 at 28x28 and
+ * below). Below that the arena stays in the last-level cache either way,
+ * and unshared, the samples a thread works on in one buffer are never
+ * another thread's samples in a buffer that shares their memory: each
+ * thread's lines stay in its own core's cache. That matters when the two
+ * threads run on cores with separate L3 caches (docs/BENCHMARKS.md, "the
+ * slow state"): Level 1 28x28 exact step, 2 threads, 500 steps per run, 9
+ * or 10 runs each in that state, alternated: median 1.54 -> 1.39 s; in
+ * the normal state 1.12 vs 1.14 s. */
+#define MODEL_ARENA_PRIVATE_MAX ((size_t)1 << 21)
 
 /* State while the blocks are appended: current per-sample shape. */
 typedef struct builder {
@@ -257,6 +268,7 @@ int model_build(model *m, int level, int in_c, int in_h, int in_w, int classes,
     m->ctx.max_n = max_n;
     m->ctx.ps = &m->ps;
     m->ctx.rng = &m->rng;
+    m->ctx.arena_private_max = MODEL_ARENA_PRIVATE_MAX;
 
     memset(&b, 0, sizeof b);
     b.m = m;

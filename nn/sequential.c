@@ -70,6 +70,7 @@
 #include "nn/parallel.h"
 
 #include <string.h>
+#include <stdlib.h>
 
 typedef struct sequential {
     layer base;
@@ -409,7 +410,8 @@ static int seq_fits(const seq_buf *bufs, const int *placed, int np, const seq_bu
     return 1;
 }
 
-static size_t seq_place(seq_buf *bufs, int n)
+/* Side by side, none sharing: when they total at most private_max reals. */
+static size_t seq_place(seq_buf *bufs, int n, size_t private_max)
 {
     int *order = (int *)gc_calloc((size_t)(n > 0 ? n : 1), sizeof(int));
     int *placed = (int *)gc_calloc((size_t)(n > 0 ? n : 1), sizeof(int));
@@ -418,7 +420,18 @@ static size_t seq_place(seq_buf *bufs, int n)
     for (i = 0; i < n; i++) {
         bufs[i].size = (bufs[i].size + SEQ_ALIGN - 1) / SEQ_ALIGN * SEQ_ALIGN;
         order[i] = i;
+        total += bufs[i].size;
     }
+    if (total <= private_max) {
+        for (total = 0, i = 0; i < n; i++) {
+            bufs[i].offset = total;
+            total += bufs[i].size;
+        }
+        free(order);
+        free(placed);
+        return total;
+    }
+    total = 0;
     for (i = 1; i < n; i++)   /* insertion sort: by size, largest first, stable */
         for (j = i; j > 0 && bufs[order[j]].size > bufs[order[j - 1]].size; j--) {
             int t = order[j];
@@ -474,7 +487,7 @@ static void seq_plan_first_order(sequential *s)
                 nbuf++;
             }
         }
-    total = seq_place(bufs, nbuf);
+    total = seq_place(bufs, nbuf, s->base.ctx->arena_private_max);
     s->arena = (real *)gc_calloc(total, sizeof(real));
     s->arena_elems = total;
     for (k = 0; k < nb; k++) {

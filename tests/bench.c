@@ -34,6 +34,10 @@
  * carry over). "setup" is the child's peak after building the model, the
  * step buffers and Adam, before any call.
  *
+ * Placement: OpenMP builds time a cache line's round trip between two
+ * threads before and after each case (thread_round_trip_ns below), which
+ * tells whether the host ran the threads on cores sharing a cache.
+ *
  * Results: after timing, one exact step and the maps are hashed (FNV-1a of
  * the gradient arena, the maps and the logits): equal hashes from two
  * builds or thread counts mean bit-identical results.
@@ -119,8 +123,63 @@ typedef struct case_result {
     int threads;
     long rss_setup_kib;
     uint64_t bits;                   /* hash of an exact step's gradients and the maps */
+    double trip_ns[2];               /* thread round trip before and after (-1: none) */
     mode_result mode[M_COUNT];
 } case_result;
+
+/* ---- where the threads run ----
+ * The median time of a cache line's round trip between two OpenMP threads,
+ * in ns: each writes a shared counter the other spins on, TRIP_COUNT times.
+ * Here about 60 ns when the host runs the two virtual CPUs on cores that
+ * share an L3 cache, about 340 ns when they sit on separate ones, and
+ * 1000+ ns when a virtual CPU is not running at all (descheduled). Level
+ * 1 at 28x28, whose step hands data between the threads many times a
+ * millisecond, runs 1.2-1.6x slower in the second state (docs/BENCHMARKS.md,
+ * "the slow state"): the probe runs before and after each case, so that a
+ * sitting tells which state each case ran in (in the case's own process:
+ * libgomp's threads do not survive a fork). -1 without OpenMP or with
+ * fewer than two threads. */
+#define TRIP_COUNT 20000
+#define TRIP_RUNS 5
+
+static double trip_once(void)
+{
+    double ns = -1;
+#ifdef _OPENMP
+    volatile int counter = 0;
+    double t0 = 0, t1 = 0;
+#pragma omp parallel num_threads(2)
+    {
+        int me = omp_get_thread_num(), i, seen;
+        if (omp_get_num_threads() == 2) {
+#pragma omp barrier
+            if (me == 0) t0 = omp_get_wtime();
+            for (i = 0; i < TRIP_COUNT; i++) {
+                do {   /* my turn: the other thread moved the counter to 2 i + me */
+#pragma omp atomic read seq_cst
+                    seen = counter;
+                } while (seen != 2 * i + me);
+#pragma omp atomic write seq_cst
+                counter = 2 * i + me + 1;
+            }
+            if (me == 0) t1 = omp_get_wtime();
+        }
+    }
+    if (t1 > t0) ns = 1e9 * (t1 - t0) / TRIP_COUNT;
+#endif
+    return ns;
+}
+
+static int cmp_double(const void *a, const void *b);
+
+static double thread_round_trip_ns(void)
+{
+    double runs[TRIP_RUNS];
+    int i;
+    for (i = 0; i < TRIP_RUNS; i++) runs[i] = trip_once();
+    qsort(runs, TRIP_RUNS, sizeof runs[0], cmp_double);
+    return runs[TRIP_RUNS / 2];
+}
 
 /* ---- clocks and small helpers ---- */
 
@@ -488,7 +547,9 @@ static int run_child(int level, int size, int mode, const bench_opts *o, case_re
         cr.rss_setup_kib = peak_rss_kib();
         bench_balance(&b);
         if (mode < 0) {
+            cr.trip_ns[0] = thread_round_trip_ns();
             time_case(&b, o, &cr);
+            cr.trip_ns[1] = thread_round_trip_ns();
             cr.bits = result_bits(&b);
         } else {
             rss_case(&b, mode, &cr.mode[mode]);
@@ -573,15 +634,20 @@ static void print_table(const case_result *cr, int ncase, int with_rss)
                        "some step\n", r->level, r->size, MODE_NAME[k], r->mode[k].min_selected,
                        r->mode[k].min_classes);
     }
-    printf("\nTiming rounds (kept / total), the lowest CPU share of a round, and a hash "
-           "of the results (equal hashes: the same bits):\n\n");
-    for (i = 0; i < ncase; i++)
-        if (cr[i].ok)
-            printf("- Level %d %dx%d: %d / %d rounds, min CPU share %.2f (threads %d), "
-                   "bits %016llx\n",
-                   cr[i].level, cr[i].size, cr[i].size,
-                   cr[i].mode[M_CE].rounds - cr[i].mode[M_CE].dropped, cr[i].mode[M_CE].rounds,
-                   cr[i].mode[M_CE].util_min, cr[i].threads, (unsigned long long)cr[i].bits);
+    printf("\nTiming rounds (kept / total), the lowest CPU share of a round, a cache "
+           "line's round trip between two threads before / after the case (OpenMP "
+           "builds; see tests/bench.c), and a hash of the results (equal hashes: the same "
+           "bits):\n\n");
+    for (i = 0; i < ncase; i++) {
+        if (!cr[i].ok) continue;
+        printf("- Level %d %dx%d: %d / %d rounds, min CPU share %.2f (threads %d), ",
+               cr[i].level, cr[i].size, cr[i].size,
+               cr[i].mode[M_CE].rounds - cr[i].mode[M_CE].dropped, cr[i].mode[M_CE].rounds,
+               cr[i].mode[M_CE].util_min, cr[i].threads);
+        if (cr[i].trip_ns[0] >= 0)
+            printf("round trip %.0f / %.0f ns, ", cr[i].trip_ns[0], cr[i].trip_ns[1]);
+        printf("bits %016llx\n", (unsigned long long)cr[i].bits);
+    }
     if (!with_rss) return;
     printf("\nPeak resident memory (ru_maxrss of a fresh process, MiB): after setup, and "
            "after %d calls of each mode\n\n| model | input | setup |", RSS_CALLS);
@@ -747,7 +813,10 @@ int main(int argc, char **argv)
         for (k = 0; k < M_COUNT; k++)
             fprintf(stderr, "  %s %.1f ms%s", MODE_NAME[k], 1e3 * r->mode[k].median_s,
                     r->mode[k].contended ? "*" : "");
-        fprintf(stderr, "  (threads %d)\n", r->threads);
+        fprintf(stderr, "  (threads %d", r->threads);
+        if (r->trip_ns[0] >= 0)
+            fprintf(stderr, ", round trip %.0f / %.0f ns", r->trip_ns[0], r->trip_ns[1]);
+        fprintf(stderr, ")\n");
     }
     print_table(results, ncase, o.rss);
     if (o.tsv && write_tsv(o.tsv, results, ncase)) return EXIT_FAILURE;

@@ -1,7 +1,8 @@
 /*
  * tests/test_conv_lowering.c - the two lowerings of nn/conv2d.c against a
  * naive convolution written out in the test (its definition, in double):
- * - the per-sample path (maps of >= 1024 output pixels: one product per
+ * - the per-sample path (maps of >= 1024 output pixels, or >= 128 with
+ *   small weights, or small products; test_path_choice: one product per
  *   sample, dW summed in fixed blocks of samples, including empty blocks
  *   when the batch is smaller than the block count),
  * - the group path (small maps: several samples' columns side by side),
@@ -203,9 +204,38 @@ static void test_per_sample_small_product(void)
 static void test_group_3x3(void) { compare(make_geo(3, 6, 6, 4, 3, 1, 1), 5, 5, 1); }
 static void test_group_last_single(void)
 {
-    /* 20x20 = 400 pixels: groups of 3, so 7 samples = 3 + 3 + 1 */
-    compare(make_geo(2, 20, 20, 3, 3, 1, 1), 7, 7, 1);
-    compare(make_geo(2, 20, 20, 3, 1, 1, 0), 7, 7, 1);   /* direct 1x1 */
+    /* 20x20 = 400 pixels: groups of 3, so 7 samples = 3 + 3 + 1 (weights
+     * too large for the per-sample path's dW partials, see below) */
+    compare(make_geo(64, 20, 20, 16, 3, 1, 1), 7, 7, 1);
+    compare(make_geo(128, 20, 20, 64, 1, 1, 0), 7, 7, 1);   /* direct 1x1 */
+}
+
+static int group_size(geo g, int max_n)
+{
+    lc_env e;
+    layer *l;
+    int nb;
+    lc_env_init(&e, max_n, 1, 3);
+    l = conv2d_create(&e.ctx, "c", g.ic, g.h, g.w, g.oc, g.k, g.stride, g.pad, 1);
+    nb = conv2d_group_size(l);
+    layer_destroy(l);
+    lc_env_free(&e);
+    return nb;
+}
+
+/* Which path: per sample from 1024 pixels, or from 128 when the layer's 8
+ * block partials of dW are under 65536 reals, or when a group of two would
+ * be a small product; else groups of ceil(1024 / OH*OW) samples. */
+static void test_path_choice(void)
+{
+    CHECK(group_size(make_geo(2, 33, 32, 3, 3, 1, 1), 32) == 1);      /* 1056 pixels */
+    CHECK(group_size(make_geo(1, 28, 28, 16, 3, 1, 1), 32) == 1);     /* small product */
+    CHECK(group_size(make_geo(16, 14, 14, 32, 3, 1, 1), 32) == 1);    /* Level 1 28x28 */
+    CHECK(group_size(make_geo(32, 14, 14, 64, 1, 1, 0), 32) == 1);    /* Level 3's skip */
+    CHECK(group_size(make_geo(64, 14, 14, 128, 1, 1, 0), 32) == 6);   /* 8 x 8192 */
+    CHECK(group_size(make_geo(32, 14, 14, 64, 3, 1, 1), 32) == 6);    /* Level 2 28x28 */
+    CHECK(group_size(make_geo(2, 11, 11, 3, 3, 1, 1), 32) == 9);      /* 121 < 128 */
+    CHECK(group_size(make_geo(2, 11, 11, 3, 3, 1, 1), 4) == 4);       /* capped at max_n */
 }
 static void test_group_partial_batch(void)
 {
@@ -388,7 +418,7 @@ static int group_bits(geo g, int n, int nb)
 
 static void test_group_implicit_bits(void)
 {
-    CHECK(group_bits(make_geo(64, 14, 14, 8, 3, 1, 1), 7, 6) == 0);     /* dW^T; 6 + 1 */
+    CHECK(group_bits(make_geo(64, 14, 14, 16, 3, 1, 1), 7, 6) == 0);    /* dW^T; 6 + 1 */
     CHECK(group_bits(make_geo(32, 16, 16, 300, 3, 1, 1), 7, 4) == 0);   /* 288 < 300; 4 + 3 */
     CHECK(group_bits(make_geo(128, 7, 7, 4, 3, 1, 1), 25, 21) == 0);    /* 7x7 rows; 21 + 4 */
 }
@@ -419,6 +449,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_per_sample_stride2),
         TEST_CASE(test_group_3x3),
         TEST_CASE(test_group_last_single),
+        TEST_CASE(test_path_choice),
         TEST_CASE(test_group_partial_batch),
         TEST_CASE(test_many_channels),
         TEST_CASE(test_more_outputs_than_taps),

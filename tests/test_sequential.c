@@ -461,7 +461,9 @@ static void fo_run(lc_env *e, layer *s, const real *x, const real *dy, real *y, 
     free(dy2);
 }
 
-static void check_first_order_bits(int h, int train)
+/* priv: the view's buffers each in their own memory (nn_ctx
+ * arena_private_max), as a model's trunk at small sizes. */
+static void check_first_order_bits(int h, int train, int priv)
 {
     enum { N = 3 };
     lc_env e;
@@ -486,6 +488,7 @@ static void check_first_order_bits(int h, int train)
     lc_fill(&e.r, dy, ny, 1.0, 0.0);
     fo_run(&e, gen, x, dy, y1, dx1, ny, nx, N);   /* the residual block's own buffers */
     memcpy(g1, e.ps.grad, ng * sizeof(real));
+    if (priv) e.ctx.arena_private_max = (size_t)-1;
     fo = sequential_create_first_order(&e.ctx, "fo", ch, FO_K);   /* binds the block */
     fo_run(&e, fo, x, dy, y2, dx2, ny, nx, N);
     for (i = 0; i < ny; i++) bad += y1[i] != y2[i];
@@ -501,7 +504,7 @@ static void check_first_order_bits(int h, int train)
     /* the plan shares memory: the arena (which also holds the residual
      * block's buffers) is smaller than the general view's buffers and the
      * block's own together */
-    {
+    if (!priv) {
         size_t fwd, keep, bwd, general;
         residual_plan_elems(ch[6], &fwd, &keep, &bwd);
         general = sequential_buffer_elems(gen) + fwd + keep + bwd;
@@ -523,15 +526,48 @@ static void check_first_order_bits(int h, int train)
 
 static void test_first_order_bits(void)
 {
-    check_first_order_bits(8, 1);
-    check_first_order_bits(8, 0);
-    check_first_order_bits(11, 1);   /* odd sizes: rows no pool window covers */
+    check_first_order_bits(8, 1, 0);
+    check_first_order_bits(8, 0, 0);
+    check_first_order_bits(11, 1, 0);   /* odd sizes: rows no pool window covers */
+    check_first_order_bits(8, 1, 1);
+    check_first_order_bits(11, 0, 1);
 }
 
 /* A first-order view on Level 2's pattern saves what it should:
  * [conv BN ReLU pool] x2 conv BN, 16x16, 8 channels. In units of conv0's
  * output (8x16x16 per sample) the boundaries are 1, 1 (BN -> ReLU, dead once
  * pooled), 1/4, 1/2, 1/2 (dead), 1/8, 1/4. */
+/* Below nn_ctx's arena_private_max (the buffers' total, P), nothing
+ * shares: the arena is P; one real less and it is the shared plan's,
+ * smaller on fo_children's pattern. */
+static void test_first_order_private_arena(void)
+{
+    lc_env e;
+    layer *ch[FO_K], *fo;
+    size_t shared, total;
+    int k;
+    lc_env_init(&e, 3, 1, 29);
+    fo_children(&e, 8, ch);
+    fo = sequential_create_first_order(&e.ctx, "fo", ch, FO_K);
+    shared = sequential_buffer_elems(fo);
+    layer_destroy(fo);
+    e.ctx.arena_private_max = (size_t)-1;
+    fo = sequential_create_first_order(&e.ctx, "fo", ch, FO_K);
+    total = sequential_buffer_elems(fo);
+    layer_destroy(fo);
+    CHECK_MSG(total > shared, "private %zu, shared %zu", total, shared);
+    e.ctx.arena_private_max = total;
+    fo = sequential_create_first_order(&e.ctx, "fo", ch, FO_K);
+    CHECK(sequential_buffer_elems(fo) == total);
+    layer_destroy(fo);
+    e.ctx.arena_private_max = total - 1;
+    fo = sequential_create_first_order(&e.ctx, "fo", ch, FO_K);
+    CHECK(sequential_buffer_elems(fo) == shared);
+    layer_destroy(fo);
+    for (k = 0; k < FO_K; k++) layer_destroy(ch[k]);
+    lc_env_free(&e);
+}
+
 static void test_first_order_plan_size(void)
 {
     enum { N = 2, C = 8, H = 16 };
@@ -634,6 +670,7 @@ int main(int argc, char **argv)
         TEST_CASE(test_flat_input_accepted),
         TEST_CASE(test_first_order_bits),
         TEST_CASE(test_first_order_plan_size),
+        TEST_CASE(test_first_order_private_arena),
         TEST_CASE(test_first_order_refusals),
     };
     return test_main(argc, argv, cases, TEST_COUNT(cases));
