@@ -39,16 +39,19 @@ static const int FULL_RES_CHANNELS[MODEL_LEVELS] = {16, 32, 32, 32, 64};
 #define DROPOUT_LEVEL_2_4 0.5
 #define DROPOUT_LEVEL_5 0.6
 /* The trunk's buffers share memory (docs/MEMORY.md) only when together
- * they would exceed 2^21 reals (8 MiB in float: Level 1 at 28x28 and
- * below). Below that the arena stays in the last-level cache either way,
- * and unshared, the samples a thread works on in one buffer are never
- * another thread's samples in a buffer that shares their memory: each
- * thread's lines stay in its own core's cache. That matters when the two
+ * they would exceed 2^23 reals (32 MiB in float, the L3 cache here: Level
+ * 1 at 28x28 and 64x64, Levels 2 and 4 at 28x28 have their own). Below
+ * that, unshared, the samples a thread works on in one buffer are never
+ * the other thread's samples in a buffer that shares their memory: each
+ * thread's lines stay in its own core's caches. That matters when the two
  * threads run on cores with separate L3 caches (docs/BENCHMARKS.md, "the
- * slow state"): Level 1 28x28 exact step, 2 threads, 500 steps per run, 9
- * or 10 runs each in that state, alternated: median 1.54 -> 1.39 s; in
- * the normal state 1.12 vs 1.14 s. */
-#define MODEL_ARENA_PRIVATE_MAX ((size_t)1 << 21)
+ * slow state"). Exact step, 2 threads, runs alternated, medians of the
+ * runs in that state: Level 1 28x28, 500 steps per run, 9-10 runs each,
+ * 1.54 -> 1.39 s; Level 1 64x64, 100 steps per run, 16-17 runs each, 1.25
+ * -> 0.97 s. In the normal state within 1% (Levels 1, 2 and 4 at 28x28,
+ * Level 1 64x64). Peak memory grows by the buffers' sum less the shared
+ * arena: 3.1M reals (12 MiB) at Level 1 64x64. */
+#define MODEL_ARENA_PRIVATE_MAX ((size_t)1 << 23)
 
 /* State while the blocks are appended: current per-sample shape. */
 typedef struct builder {
