@@ -70,7 +70,6 @@
 #include "nn/parallel.h"
 
 #include <string.h>
-#include <stdlib.h>
 
 typedef struct sequential {
     layer base;
@@ -393,9 +392,11 @@ static int seq_adjoint_groups(const sequential *s, int *group, seq_buf *bufs)
     return ng;
 }
 
-/* Offsets for bufs[0..n): largest first, each at the lowest offset free of
- * every placed buffer live at an overlapping step (first fit). Returns the
- * arena's size in elements. */
+/* Offsets for bufs[0..n), sizes rounded up to SEQ_ALIGN, and the arena's
+ * size in elements. Side by side, none sharing, when they total at most
+ * private_max (docs/MEMORY.md "Small arenas do not share"); otherwise
+ * largest first, each at the lowest offset free of every placed buffer
+ * live at an overlapping step (first fit, seq_first_fit). */
 #define SEQ_ALIGN 16   /* elements: buffers start on 64-byte boundaries */
 
 /* May b sit at offset at, clear of every placed buffer live with it? */
@@ -410,28 +411,13 @@ static int seq_fits(const seq_buf *bufs, const int *placed, int np, const seq_bu
     return 1;
 }
 
-/* Side by side, none sharing: when they total at most private_max reals. */
-static size_t seq_place(seq_buf *bufs, int n, size_t private_max)
+static size_t seq_first_fit(seq_buf *bufs, int n)
 {
     int *order = (int *)gc_calloc((size_t)(n > 0 ? n : 1), sizeof(int));
     int *placed = (int *)gc_calloc((size_t)(n > 0 ? n : 1), sizeof(int));
     int i, j, np = 0;
     size_t total = 0;
-    for (i = 0; i < n; i++) {
-        bufs[i].size = (bufs[i].size + SEQ_ALIGN - 1) / SEQ_ALIGN * SEQ_ALIGN;
-        order[i] = i;
-        total += bufs[i].size;
-    }
-    if (total <= private_max) {
-        for (total = 0, i = 0; i < n; i++) {
-            bufs[i].offset = total;
-            total += bufs[i].size;
-        }
-        free(order);
-        free(placed);
-        return total;
-    }
-    total = 0;
+    for (i = 0; i < n; i++) order[i] = i;
     for (i = 1; i < n; i++)   /* insertion sort: by size, largest first, stable */
         for (j = i; j > 0 && bufs[order[j]].size > bufs[order[j - 1]].size; j--) {
             int t = order[j];
@@ -454,6 +440,18 @@ static size_t seq_place(seq_buf *bufs, int n, size_t private_max)
     free(order);
     free(placed);
     return total;
+}
+
+static size_t seq_place(seq_buf *bufs, int n, size_t private_max)
+{
+    size_t total = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        bufs[i].size = (bufs[i].size + SEQ_ALIGN - 1) / SEQ_ALIGN * SEQ_ALIGN;
+        bufs[i].offset = total;   /* side by side */
+        total += bufs[i].size;
+    }
+    return total <= private_max ? total : seq_first_fit(bufs, n);
 }
 
 /* A first-order view: every activation buffer and adjoint buffer in one
