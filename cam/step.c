@@ -198,6 +198,7 @@ static void zero_unselected_rows(const train_step *st, real *t, size_t row)
 static void alpha_uncoupled(train_step *st)
 {
     model *m = st->m;
+    layer *pool = head_first_pool(m);
     int j, c;
     make_seed(st, st->n, 0, st->ns);
     if (!st->alpha_from_sums) {
@@ -206,10 +207,9 @@ static void alpha_uncoupled(train_step *st)
         gradcam_alpha(st->G, st->sel, st->ns, st->k, st->z, st->cb.alpha);
         return;
     }
-    GC_CHECK(maxpool2d_fuse_plane_sums(head_first_pool(m), st->plane_sums, st->plane_scratch,
-                                       st->plane_nt));
+    GC_CHECK(maxpool2d_fuse_plane_sums(pool, st->plane_sums, st->plane_scratch, st->plane_nt));
     layer_backward(m->head, st->seed, st->G);
-    maxpool2d_fuse_plane_sums(head_first_pool(m), NULL, NULL, 0);
+    maxpool2d_fuse_plane_sums(pool, NULL, NULL, 0);
     for (j = 0; j < st->ns; j++) {
         const double *sums = st->plane_sums + (size_t)st->sel[j] * st->k;
         for (c = 0; c < st->k; c++) st->cb.alpha[(size_t)j * st->k + c] = (real)(sums[c] / st->z);

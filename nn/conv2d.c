@@ -796,7 +796,9 @@ static void dw_t_parts(conv2d *c, const real *xx, const real *dd, real *db, int 
  * on it). The columns: each part writes its own rows of the group's
  * columns into c->col (im2col split by rows), so with explicit columns the
  * parts never wait for each other and the whole batch is one parallel
- * region (Level 1 28x28: one region instead of six per backward). With
+ * region (one instead of one per group: six for a batch of 32 in groups of
+ * 6, as Level 1's second conv had at 28x28 before it went per sample; at
+ * 20x20 it takes this path, tests/test_threads.sh). With
  * implicit im2col every part reads the group's padded samples (c->xpad),
  * written once per group, so there it is one region per group. When a full
  * group's product is below CONV_SMALL_MACS, one part does it all. */

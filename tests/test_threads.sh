@@ -3,11 +3,15 @@
 # threads (nn/parallel.h: every parallel loop writes disjoint outputs and keeps
 # each sum inside one iteration in a fixed order), and the same bits as the
 # plain build: two epochs of training (the exact regularised step from epoch
-# 2 on) write byte-identical checkpoints. Level 1 and Level 3 at 28x28 run
-# the convolutions' group path, whose weight gradient splits dW^T's rows over
-# the threads in one region for the whole batch (explicit columns) or one per
-# group (implicit im2col, Level 3), and Level 1's Grad-CAM alpha from the
-# max-pool's plane sums on per-thread scratch planes.
+# 2 on) write byte-identical checkpoints. The cases cover the convolutions'
+# lowerings (nn/conv2d.c): Level 1 at 28x28 runs both convs per sample (dW
+# in fixed blocks of samples, side by side on the threads, and the trunk's
+# buffers in a private arena); at 20x20 its second conv (10x10 maps) runs
+# the group path with explicit columns, whose weight gradient splits dW^T's
+# rows over the threads in one region for the whole batch; Level 3 at 28x28
+# runs it with implicit im2col (one region per group). Level 1 also takes
+# the Grad-CAM alpha from the max-pool's plane sums on per-thread scratch
+# planes.
 # Builds its own OpenMP train (make OMP=1 into a temporary build folder,
 # with the make variables of the calling `make test`). First the compiler
 # that make uses is asked to build and run a small OpenMP program; where it
@@ -48,28 +52,31 @@ if [ ! -x "$PLAIN" ]; then
     exit 1
 fi
 
-RUN="--size 28 --limit-train 64 --limit-test 32 --batch 32 --epochs 2 --lambda 50 --t0 1 --t1 1 --quiet"
-for level in 1 3; do
+RUN="--limit-train 64 --limit-test 32 --batch 32 --epochs 2 --lambda 50 --t0 1 --t1 1 --quiet"
+for case in 1:28 1:20 3:28; do
+    level=${case%:*}
+    size=${case#*:}
+    c=$level-$size
     ck() { echo "$W/$1/L${level}_lam50/checkpoint.safetensors"; }
     st=0
-    "$PLAIN" $RUN --level $level --out "$W/plain$level" >/dev/null 2>"$W/err" || st=1
+    "$PLAIN" $RUN --level $level --size $size --out "$W/plain$c" >/dev/null 2>"$W/err" || st=1
     for t in 1 2 3; do
-        OMP_NUM_THREADS=$t "$OMPT" $RUN --level $level --out "$W/t$t-$level" >/dev/null \
-            2>>"$W/err" || st=1
+        OMP_NUM_THREADS=$t "$OMPT" $RUN --level $level --size $size --out "$W/t$t-$c" \
+            >/dev/null 2>>"$W/err" || st=1
     done
     if [ $st -ne 0 ]; then
-        fail "level $level: training runs" "$(cat "$W/err")"
+        fail "level $level ${size}x$size: training runs" "$(cat "$W/err")"
         continue
     fi
-    if cmp -s "$(ck t1-$level)" "$(ck t2-$level)" && cmp -s "$(ck t1-$level)" "$(ck t3-$level)"; then
-        ok "level $level 28x28: OpenMP checkpoints identical with 1, 2 and 3 threads (cmp)"
+    if cmp -s "$(ck t1-$c)" "$(ck t2-$c)" && cmp -s "$(ck t1-$c)" "$(ck t3-$c)"; then
+        ok "level $level ${size}x$size: OpenMP checkpoints identical with 1, 2 and 3 threads (cmp)"
     else
-        fail "level $level: 1, 2 and 3 threads" "checkpoints differ"
+        fail "level $level ${size}x$size: 1, 2 and 3 threads" "checkpoints differ"
     fi
-    if cmp -s "$(ck plain$level)" "$(ck t2-$level)"; then
-        ok "level $level 28x28: OpenMP (2 threads) checkpoint identical to the plain build's"
+    if cmp -s "$(ck plain$c)" "$(ck t2-$c)"; then
+        ok "level $level ${size}x$size: OpenMP (2 threads) checkpoint identical to the plain build's"
     else
-        fail "level $level: OpenMP vs plain" "checkpoints differ"
+        fail "level $level ${size}x$size: OpenMP vs plain" "checkpoints differ"
     fi
 done
 finish
