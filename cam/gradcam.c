@@ -36,6 +36,16 @@ static double map_dot(const real *a, const real *b, int z)
 /* Row j of the selection: sample rows[j], or j when rows is NULL. */
 static size_t sample_of(const int *rows, int j) { return (size_t)(rows ? rows[j] : j); }
 
+/* The parallel loops below run over units u < units(...): the n samples of A
+ * when row_of is given (unit u is sample u, row row_of[u], skipped if -1),
+ * so that the OpenMP threads split the batch as the layers do, else the ns
+ * rows (unit u is row u). In the step the rows are class-major: split by
+ * rows, each thread read half of its rows of A from the samples the other
+ * thread had written (in the slow state of docs/BENCHMARKS.md, a cache line
+ * that crosses between threads costs ~340 ns). */
+static long units(const int *row_of, int n, int ns) { return row_of ? n : ns; }
+static int row_at(const int *row_of, long u) { return row_of ? row_of[u] : (int)u; }
+
 void gradcam_alpha(const real *G, const int *rows, int ns, int k, int z, real *alpha)
 {
     long jc, count = (long)ns * k;   /* one (selected sample j, channel c) pair each */
@@ -59,25 +69,32 @@ static void relu_range(const real *s, int z, real *lo, real *hi)
     }
 }
 
+/* s and cam of row j, from A[rows[j]] and its alpha */
+static void map_row(const real *A, const int *rows, int j, int k, int z, gradcam_buf *b)
+{
+    const real *a_row = A + sample_of(rows, j) * k * z;   /* (K, Z) */
+    const real *alpha = b->alpha + (size_t)j * k;
+    real *s = b->s + (size_t)j * z, *cam = b->cam + (size_t)j * z;
+    real lo, hi, d;
+    int c, i;
+    for (i = 0; i < z; i++) s[i] = 0;
+    for (c = 0; c < k; c++) {
+        const real *a = a_row + (size_t)c * z;
+        real w = alpha[c];
+        for (i = 0; i < z; i++) s[i] += w * a[i];
+    }
+    relu_range(s, z, &lo, &hi);
+    d = hi - lo + (real)GRADCAM_EPS;
+    for (i = 0; i < z; i++) cam[i] = ((s[i] > 0 ? s[i] : 0) - lo) / d;
+}
+
 void gradcam_map(const real *A, const int *rows, int ns, int k, int z, gradcam_buf *b)
 {
-    int j;
+    long u, nu = units(b->row_of, b->n, ns);
     GC_OMP_FOR((size_t)ns * k * z)
-    for (j = 0; j < ns; j++) {
-        int c, i;
-        const real *a_row = A + sample_of(rows, j) * k * z;   /* (K, Z) */
-        const real *alpha = b->alpha + (size_t)j * k;
-        real *s = b->s + (size_t)j * z, *cam = b->cam + (size_t)j * z;
-        real lo, hi, d;
-        for (i = 0; i < z; i++) s[i] = 0;
-        for (c = 0; c < k; c++) {
-            const real *a = a_row + (size_t)c * z;
-            real w = alpha[c];
-            for (i = 0; i < z; i++) s[i] += w * a[i];
-        }
-        relu_range(s, z, &lo, &hi);
-        d = hi - lo + (real)GRADCAM_EPS;
-        for (i = 0; i < z; i++) cam[i] = ((s[i] > 0 ? s[i] : 0) - lo) / d;
+    for (u = 0; u < nu; u++) {
+        int j = row_at(b->row_of, u);
+        if (j >= 0) map_row(A, rows, j, k, z, b);
     }
 }
 
@@ -118,25 +135,36 @@ void gradcam_norm_backward(const real *s, const real *cam, const real *dcam, int
 
 void gradcam_backward_s(const gradcam_buf *b, const real *dcam, int ns, int z, real *ds)
 {
-    int j;
+    long u, nu = units(b->row_of, b->n, ns);
     GC_OMP_FOR((size_t)ns * z)
-    for (j = 0; j < ns; j++) {
+    for (u = 0; u < nu; u++) {
+        int j = row_at(b->row_of, u);
         size_t off = (size_t)j * z;
-        gradcam_norm_backward(b->s + off, b->cam + off, dcam + off, z, ds + off);
+        if (j >= 0) gradcam_norm_backward(b->s + off, b->cam + off, dcam + off, z, ds + off);
+    }
+}
+
+/* dA_direct[rows[j]] (K, Z) += alpha_jc * ds_j for each channel c */
+static void add_row_A(const gradcam_buf *b, const real *ds, const int *rows, int j, int k, int z,
+                      real *dA_direct)
+{
+    const real *ds_j = ds + (size_t)j * z;
+    int c, i;
+    for (c = 0; c < k; c++) {
+        real w = b->alpha[(size_t)j * k + c];
+        real *o = dA_direct + (sample_of(rows, j) * k + c) * z;
+        for (i = 0; i < z; i++) o[i] += w * ds_j[i];
     }
 }
 
 void gradcam_backward_A(const gradcam_buf *b, const real *ds, const int *rows, int ns, int k,
                         int z, real *dA_direct)
 {
-    long jc, count = (long)ns * k;   /* (sample, channel) pairs write disjoint rows */
-    GC_OMP_FOR((size_t)count * z)
-    for (jc = 0; jc < count; jc++) {
-        int j = (int)(jc / k), c = (int)(jc % k), i;
-        const real *ds_j = ds + (size_t)j * z;
-        real w = b->alpha[jc];
-        real *o = dA_direct + (sample_of(rows, j) * k + c) * z;
-        for (i = 0; i < z; i++) o[i] += w * ds_j[i];
+    long u, nu = units(b->row_of, b->n, ns);   /* the rows write disjoint rows of dA */
+    GC_OMP_FOR((size_t)ns * k * z)
+    for (u = 0; u < nu; u++) {
+        int j = row_at(b->row_of, u);
+        if (j >= 0) add_row_A(b, ds, rows, j, k, z, dA_direct);
     }
 }
 
@@ -161,16 +189,20 @@ void gradcam_backward_G(const real *A, const real *ds, const int *rows, int ns, 
     }
 }
 
-void gradcam_backward_g(const real *A, const real *ds, const int *rows, int ns, int n, int k,
-                        int z, real *g)
+void gradcam_backward_g(const real *A, const real *ds, const int *rows, const int *row_of,
+                        int ns, int n, int k, int z, real *g)
 {
-    long jc, count = (long)ns * k;
+    long u, nu = units(row_of, n, ns);
     GC_CHECK(ns <= n);
-    memset(g, 0, (size_t)n * k * sizeof(real));
-    GC_OMP_FOR((size_t)count * z)
-    for (jc = 0; jc < count; jc++) {
-        int j = (int)(jc / k), c = (int)(jc % k);
-        g[sample_of(rows, j) * k + c] = dG_value(A, ds, rows, j, c, k, z);
+    if (!row_of) memset(g, 0, (size_t)n * k * sizeof(real));
+    GC_OMP_FOR((size_t)ns * k * z)
+    for (u = 0; u < nu; u++) {
+        int j = row_at(row_of, u), c;
+        if (j < 0) {   /* row_of: sample u is not selected */
+            memset(g + (size_t)u * k, 0, (size_t)k * sizeof(real));
+            continue;
+        }
+        for (c = 0; c < k; c++) g[sample_of(rows, j) * k + c] = dG_value(A, ds, rows, j, c, k, z);
     }
 }
 

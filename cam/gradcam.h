@@ -30,6 +30,13 @@ typedef struct gradcam_buf {
     real *alpha;   /* (ns, K) channel weights */
     real *s;       /* (ns, Z) weighted sum before ReLU */
     real *cam;     /* (ns, Z) normalised map in [0, 1] */
+    /* Optional (NULL: the OpenMP threads split the rows j): row_of[i] = the
+     * row j of sample i of A (rows[j] == i), or -1, for i < n. The threads
+     * then split the samples as the layers' per-sample loops do, so each
+     * reads and writes the rows of A and dA that it wrote itself (same
+     * results; nn/parallel.h). */
+    const int *row_of;
+    int n;
 } gradcam_buf;
 
 /* alpha (ns, K): alpha[j] = spatial mean of G[rows[j]] (K, Z). */
@@ -55,9 +62,10 @@ void gradcam_backward_G(const real *A, const real *ds, const int *rows, int ns, 
 /* dG's one value per (sample, channel): g (n, K), g[r_j, c] = the value
  * gradcam_backward_G broadcasts over row (r_j, c), same arithmetic; the
  * rows of the n samples not in `rows` are zeroed (all of g is written).
- * For cam/step.c's per-channel exact pass (docs/path-through-G.md). */
-void gradcam_backward_g(const real *A, const real *ds, const int *rows, int ns, int n, int k,
-                        int z, real *g);
+ * For cam/step.c's per-channel exact pass (docs/path-through-G.md).
+ * row_of: optional, as gradcam_buf's. */
+void gradcam_backward_g(const real *A, const real *ds, const int *rows, const int *row_of,
+                        int ns, int n, int k, int z, real *g);
 
 /* All three: given dcam (ns, Z), ds (ns, Z) is filled, dA_direct
  * accumulated and dG written at the rows; either of them may be NULL. */

@@ -66,7 +66,7 @@ int step_init_path(train_step *st, model *m, int full_dG, gc_error *err)
     st->sel = (int *)gc_calloc((size_t)max_n, sizeof(int));
     st->sel_class = (int *)gc_calloc((size_t)max_n, sizeof(int));
     st->class_begin = (int *)gc_calloc((size_t)st->classes + 1, sizeof(int));
-    st->selected = (unsigned char *)gc_calloc((size_t)max_n, 1);
+    st->row_of = (int *)gc_calloc((size_t)max_n, sizeof(int));
     st->dlogits = alloc_real((size_t)max_n * st->classes);
     st->seed = alloc_real((size_t)max_n * st->classes);
     st->logits_t = alloc_real((size_t)max_n * st->classes);
@@ -106,7 +106,7 @@ int step_init_path(train_step *st, model *m, int full_dG, gc_error *err)
 void step_free(train_step *st)
 {
     free(st->pred); free(st->sel); free(st->sel_class); free(st->class_begin);
-    free(st->selected);
+    free(st->row_of);
     free(st->dlogits); free(st->seed); free(st->logits_t);
     free(st->G); free(st->dG);   /* dA is the memory of G */
     free(st->g); free(st->g_mid); free(st->d_mid);
@@ -120,12 +120,15 @@ void step_free(train_step *st)
 
 void step_reset_refs(train_step *st) { ema_reset(&st->ema); }
 
-/* selected[i] = 1 for the samples in sel[0 .. ns), 0 for the others (n) */
+/* row_of[i] = j for the samples sel[j], j < ns, -1 for the others (n); the
+ * Grad-CAM loops split the rows by these samples (cam/gradcam.h). */
 static void mark_selected(train_step *st)
 {
-    int j;
-    memset(st->selected, 0, (size_t)st->n);
-    for (j = 0; j < st->ns; j++) st->selected[st->sel[j]] = 1;
+    int i, j;
+    for (i = 0; i < st->n; i++) st->row_of[i] = -1;
+    for (j = 0; j < st->ns; j++) st->row_of[st->sel[j]] = j;
+    st->cb.row_of = st->row_of;
+    st->cb.n = st->n;
 }
 
 /* Step 3: B+' = samples with y == pred whose class has >= 2 of them, in
@@ -186,7 +189,16 @@ static void zero_unselected_rows(const train_step *st, real *t, size_t row)
 {
     int i;
     for (i = 0; i < st->n; i++)
-        if (!st->selected[i]) memset(t + (size_t)i * row, 0, row * sizeof(real));
+        if (st->row_of[i] < 0) memset(t + (size_t)i * row, 0, row * sizeof(real));
+}
+
+/* t[0 .. n * per) = 0, a sample per iteration on the OpenMP threads, so
+ * that each zeroes the samples it then writes (nn/parallel.h). */
+static void zero_samples(real *t, int n, size_t per)
+{
+    int i;
+    GC_OMP_FOR((size_t)n * per)
+    for (i = 0; i < n; i++) memset(t + (size_t)i * per, 0, per * sizeof(real));
 }
 
 /* Step 3 for a head that does not couple samples: one backward of the
@@ -349,16 +361,20 @@ static void exact_head_per_channel(train_step *st)
              layer_out_size(pre) == layer_in_size(m->head_post));
     plane = (size_t)pre->out_h * pre->out_w;
     mid = (size_t)st->n * layer_out_size(pre);
-    gradcam_backward_g(m->act_a, st->ds, st->sel, st->ns, st->n, st->k, st->z, st->g);
-    if (st->g_mid) {   /* (n, K) -> (n, K, h'', w'') */
-        size_t q, i, nq = (size_t)st->n * st->k;
-        for (q = 0; q < nq; q++)
-            for (i = 0; i < plane; i++) st->g_mid[q * plane + i] = st->g[q];
+    gradcam_backward_g(m->act_a, st->ds, st->sel, st->row_of, st->ns, st->n, st->k, st->z,
+                       st->g);
+    if (st->g_mid) {   /* (n, K) -> (n, K, h'', w''), planes split as the pools split them */
+        long q, nq = (long)st->n * st->k;
+        GC_OMP_FOR(mid)
+        for (q = 0; q < nq; q++) {
+            size_t i;
+            for (i = 0; i < plane; i++) st->g_mid[(size_t)q * plane + i] = st->g[q];
+        }
         x_t = st->g_mid;
     }
     make_seed(st, st->n, 0, st->ns);
     layer_tangent(m->head_post, x_t, st->logits_t);
-    memset(st->d_mid, 0, mid * sizeof(real));
+    zero_samples(st->d_mid, st->n, mid / (size_t)st->n);
     layer_tangent_backward(m->head_post, st->dlogits, st->seed, st->d_mid, NULL);
     layer_backward(m->head_pre, st->d_mid, st->dA);
 }

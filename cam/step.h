@@ -63,7 +63,7 @@ typedef struct train_step {
     int *sel;               /* (max_n) their indices */
     int *sel_class;         /* (max_n) their classes */
     int *class_begin;       /* (classes + 1) sel[class_begin[c] .. class_begin[c+1]) */
-    unsigned char *selected; /* (max_n) 1 if sample i is in sel[0 .. ns) */
+    int *row_of;            /* (max_n) j if sample i is sel[j], -1 if not selected */
     /* buffers */
     real *dlogits;          /* (max_n, classes) */
     real *seed;             /* (max_n, classes) e: one-hot of the selected samples */

@@ -432,6 +432,91 @@ static void fill_rows(real *restrict dst, int w, const real *base, const size_t 
     }
 }
 
+/* dst[p*w + j] = x0[off[p] + at[j]] for j < cnt, 0 for cnt <= j < w: one
+ * load per value, for any panel. */
+static void fill_gather(real *restrict dst, int w, const real *x0, const size_t *at, size_t cnt,
+                        const size_t *off, size_t kc)
+{
+    size_t p, j;
+    for (p = 0; p < kc; p++) {
+        const real *src = x0 + off[p];
+        real *d = dst + p * (size_t)w;
+        for (j = 0; j < cnt; j++) d[j] = src[at[j]];
+        for (; j < (size_t)w; j++) d[j] = 0;
+    }
+}
+
+/* gcc -O3 unrolls the 16- or 8-long loops over lanes completely, then
+ * builds scalar code from the pieces (as nn/gemm.c's GEMM_J_LOOP says):
+ * this asks it to vectorise them whole. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#define IM2COL_LANE_LOOP _Pragma("GCC unroll 1")
+#else
+#define IM2COL_LANE_LOOP
+#endif
+
+/* The most runs fill_runs takes: a 16-wide panel of 7-wide rows has 4. */
+#define IM2COL_MAX_RUNS 4
+
+/* The same for a full panel (cnt == w, w 8 or 16) whose pixels form at most
+ * IM2COL_MAX_RUNS runs of consecutive addresses (a panel that crosses the
+ * ends of output rows, or of samples). Run r, lanes [first_r, end_r), reads
+ * src_r[j] with src_r = x0 + off[p] + at[first_r] - first_r. Each lane loads
+ * every run's value and keeps its own run's: fixed-length loops that the
+ * compiler turns into vector loads and blends, where the gather made one
+ * scalar load per value (Level 1's 14x14 maps: 16-pixel panels of 14-pixel
+ * rows; figures in docs/BENCHMARKS.md). The loads stay inside xp: a panel's
+ * addresses grow at least as fast as its lanes (at[j] - at[i] >= j - i for
+ * j > i, since a row of xp is at least as wide as an output row, and a
+ * sample's copy at least as long as its rows), so every run's lane j lies
+ * between at[0] and at[w-1]. Same values as fill_gather, so the same bits.
+ * Returns 0 (nothing written) for other panels. */
+static int fill_runs(real *restrict dst, int w, const real *x0, const size_t *at,
+                     const size_t *off, size_t kc)
+{
+    const real *run[IM2COL_MAX_RUNS];
+    int end[IM2COL_MAX_RUNS], nr = 0, j, r;
+    size_t p;
+    if (w != 16 && w != 8) return 0;
+    for (j = 0; j < w; j++)
+        if (j == 0 || at[j] != at[j - 1] + 1) {   /* lane j starts a run */
+            if (nr == IM2COL_MAX_RUNS) return 0;
+            if (nr > 0) end[nr - 1] = j;
+            run[nr++] = x0 + (at[j] - (size_t)j);
+        }
+    end[nr - 1] = w;
+    for (r = nr; r < IM2COL_MAX_RUNS; r++) {   /* unused runs repeat the last */
+        run[r] = run[nr - 1];
+        end[r - 1] = w;
+        end[r] = w;
+    }
+    for (p = 0; p < kc; p++) {
+        const real *s0 = run[0] + off[p], *s1 = run[1] + off[p];
+        const real *s2 = run[2] + off[p], *s3 = run[3] + off[p];
+        real *d = dst + p * (size_t)w;
+        if (nr <= 2 && w == 16) {
+            IM2COL_LANE_LOOP
+            for (j = 0; j < 16; j++) {
+                real v0 = s0[j], v1 = s1[j];
+                d[j] = j < end[0] ? v0 : v1;
+            }
+        } else if (w == 16) {
+            IM2COL_LANE_LOOP
+            for (j = 0; j < 16; j++) {
+                real v0 = s0[j], v1 = s1[j], v2 = s2[j], v3 = s3[j];
+                d[j] = j < end[0] ? v0 : j < end[1] ? v1 : j < end[2] ? v2 : v3;
+            }
+        } else {
+            IM2COL_LANE_LOOP
+            for (j = 0; j < 8; j++) {
+                real v0 = s0[j], v1 = s1[j], v2 = s2[j], v3 = s3[j];
+                d[j] = j < end[0] ? v0 : j < end[1] ? v1 : j < end[2] ? v2 : v3;
+            }
+        }
+    }
+    return 1;
+}
+
 /* Where pixel q of the view starts in xp: *base = that sample's padded
  * copy plus the pixel's (oi, oj); *oj = its output column, *oi its row. */
 static const real *pixel_at(const im2col_view *v, size_t q, size_t *oi, size_t *oj)
@@ -444,10 +529,33 @@ static const real *pixel_at(const im2col_view *v, size_t q, size_t *oi, size_t *
     return v->xp + s * v->stride + *oi * wp + *oj;
 }
 
+/* at[j] = where pixel q + j starts in xp, as an offset from xp, for j <
+ * cnt: pixel_at's divisions once, then a step along the output row (the
+ * divisions for every pixel cost more than the copies of a short panel). */
+static void panel_offsets(const im2col_view *v, size_t q, size_t cnt, size_t *at)
+{
+    const conv_geom *g = v->g;
+    size_t wp = (size_t)g->w + 2 * (size_t)g->pad, oi, oj, j;
+    size_t row = (size_t)(pixel_at(v, q, &oi, &oj) - v->xp) - oj;   /* the row's first pixel */
+    for (j = 0; j < cnt; j++) {
+        at[j] = row + oj;
+        if (++oj == (size_t)g->ow) {   /* next output row, or the next sample's first */
+            oj = 0;
+            row += wp;
+            if (++oi == (size_t)g->oh) {
+                oi = 0;
+                row += v->stride - (size_t)g->oh * wp;
+            }
+        }
+    }
+}
+
 /* X = col (C*K*K x samples*OH*OW): panel s holds pixels j0+s .. j0+s+w-1 of
  * rows k0 .. k0+kc-1. A panel inside one output row is one run of w values
- * of xp per row; one that crosses row ends (or the last, short one) is cut
- * into runs, zeros after the last pixel. */
+ * of xp per row; one that crosses the ends of rows (or samples) in at most
+ * 4 runs is loaded run by run and blended (fill_runs); the last, short one,
+ * and one of more runs, are gathered value by value (fill_gather), with
+ * zeros after the last pixel. */
 void im2col_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w, real *dst)
 {
     const im2col_view *v = (const im2col_view *)ctx;
@@ -463,27 +571,13 @@ void im2col_fill(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, in
         if (cnt == (size_t)w && oj + cnt <= ow) {
             fill_rows(d, w, base, off, kc);
         } else {
-            /* the panel's pixels as offsets in xp, then one gather per row */
-            size_t at[IM2COL_MAX_W], j, p;
+            /* the panel's pixels as offsets in xp */
+            size_t at[IM2COL_MAX_W], j;
             const real *x0 = v->xp;
-            for (j = 0; j < cnt; j++) {
-                at[j] = (size_t)(pixel_at(v, j0 + s + j, &oi, &oj) - x0);
-            }
-            for (; j < (size_t)w; j++) at[j] = 0;
-            if (cnt == 16 && w == 16) {
-                for (p = 0; p < kc; p++) {
-                    const real *src = x0 + off[p];
-                    real *dd = d + p * 16;
-                    for (j = 0; j < 16; j++) dd[j] = src[at[j]];
-                }
-            } else {
-                for (p = 0; p < kc; p++) {
-                    const real *src = x0 + off[p];
-                    real *dd = d + p * (size_t)w;
-                    for (j = 0; j < cnt; j++) dd[j] = src[at[j]];
-                    for (; j < (size_t)w; j++) dd[j] = 0;
-                }
-            }
+            panel_offsets(v, j0 + s, cnt, at);
+            for (j = cnt; j < (size_t)w; j++) at[j] = 0;
+            if (cnt < (size_t)w || !fill_runs(d, w, x0, at, off, kc))
+                fill_gather(d, w, x0, at, cnt, off, kc);
         }
     }
 }
@@ -529,6 +623,58 @@ static void gather_taps(real *restrict d, size_t w, const real *base, const size
     }
 }
 
+/* Eight taps of a panel as runs of consecutive offsets in xp: the taps
+ * (c, ki, 0 .. K-1) of a row of the kernel are neighbours, so 8 taps of a
+ * 3x3 kernel are 3 or 4 runs. Tap lane i of run r reads
+ * xp[pixel + off[first_r] + (i - first_r)]: from[r] = off[first_r] - first_r,
+ * lanes [.., end[r]). */
+typedef struct tap_runs {
+    size_t from[IM2COL_MAX_RUNS];
+    int end[IM2COL_MAX_RUNS];
+} tap_runs;
+
+/* 1 and *runs if the 8 taps off[0 .. 8) form at most IM2COL_MAX_RUNS runs. */
+static int find_tap_runs(const size_t *off, tap_runs *runs)
+{
+    int i, r, nr = 0;
+    for (i = 0; i < 8; i++)
+        if (i == 0 || off[i] != off[i - 1] + 1) {   /* lane i starts a run */
+            if (nr == IM2COL_MAX_RUNS) return 0;
+            if (nr > 0) runs->end[nr - 1] = i;
+            runs->from[nr++] = off[i] - (size_t)i;   /* offsets grow by >= 1 per tap */
+        }
+    for (r = nr - 1; r < IM2COL_MAX_RUNS; r++) {   /* unused runs repeat the last */
+        runs->from[r] = runs->from[nr - 1];
+        runs->end[r] = 8;
+    }
+    return 1;
+}
+
+/* d[t*w + i] = base[t + off_i] for t < len and 8 taps i of a full panel (w
+ * 8 or 16: a 16-wide panel is two halves of 8, each in at most 4 runs where
+ * the 16 taps are 6): gather_taps's values, with one vector load per run for
+ * each pixel and a blend in place of one scalar load per value (figures in
+ * docs/BENCHMARKS.md). Lane i of run r reads base + t + from[r] + i, which
+ * lies between the pixel's first and last tap of the 8 (the offsets grow by
+ * at least 1 per tap), so inside xp. Same values, so the same bits. */
+static void copy_tap_runs(real *restrict d, size_t w, const real *base, const tap_runs *runs,
+                          size_t len)
+{
+    const real *r0 = base + runs->from[0], *r1 = base + runs->from[1];
+    const real *r2 = base + runs->from[2], *r3 = base + runs->from[3];
+    int e0 = runs->end[0], e1 = runs->end[1], e2 = runs->end[2], i;
+    size_t t;
+    for (t = 0; t < len; t++) {
+        const real *s0 = r0 + t, *s1 = r1 + t, *s2 = r2 + t, *s3 = r3 + t;
+        real *o = d + t * w;
+        IM2COL_LANE_LOOP
+        for (i = 0; i < 8; i++) {
+            real v0 = s0[i], v1 = s1[i], v2 = s2[i], v3 = s3[i];
+            o[i] = i < e0 ? v0 : i < e1 ? v1 : i < e2 ? v2 : v3;
+        }
+    }
+}
+
 /* X = col^T (samples*OH*OW x C*K*K): panel s holds taps j0+s .. j0+s+w-1
  * of pixels k0 .. k0+kc-1, one output row's run of pixels at a time. */
 void im2col_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, int w,
@@ -544,12 +690,20 @@ void im2col_fill_t(const void *ctx, size_t k0, size_t kc, size_t j0, size_t nc, 
         const size_t *off = v->off + j0 + s;
         real *d = dst + s * kc;
         size_t p = 0, q = k0;
+        tap_runs half[2];   /* lanes 0-7 and 8-15 */
+        int by_runs = cnt == (size_t)w && (w == 8 || w == 16) && find_tap_runs(off, &half[0]) &&
+                      (w == 8 || find_tap_runs(off + 8, &half[1]));
         while (p < kc) {
             size_t oi, oj;
             const real *base = pixel_at(v, q, &oi, &oj);
             size_t len = ow - oj < kc - p ? ow - oj : kc - p;
             if (len > IM2COL_ZERO_LEN) len = IM2COL_ZERO_LEN;
-            gather_taps(d + p * (size_t)w, (size_t)w, base, off, cnt, len);
+            if (by_runs) {
+                copy_tap_runs(d + p * (size_t)w, (size_t)w, base, &half[0], len);
+                if (w == 16) copy_tap_runs(d + p * 16 + 8, 16, base, &half[1], len);
+            } else {
+                gather_taps(d + p * (size_t)w, (size_t)w, base, off, cnt, len);
+            }
             p += len;
             q += len;
         }

@@ -18,7 +18,7 @@
 static double loss_of(const real *A, const real *G, const real *w)
 {
     real alpha[NS * K], s[NS * Z], cam[NS * Z];
-    gradcam_buf b = {alpha, s, cam};
+    gradcam_buf b = {alpha, s, cam, NULL, 0};
     double l = 0;
     int i;
     gradcam_forward(A, G, NULL, NS, K, Z, &b);
@@ -30,7 +30,7 @@ static void test_backward_matches_finite_differences(void)
 {
     real A[NS * K * Z], G[NS * K * Z], w[NS * Z];
     real alpha[NS * K], s[NS * Z], cam[NS * Z], dA[NS * K * Z], dG[NS * K * Z], ds[NS * Z];
-    gradcam_buf b = {alpha, s, cam};
+    gradcam_buf b = {alpha, s, cam, NULL, 0};
     rng r;
     int i, trial;
     double h = 1e-6, worst = 0;
@@ -85,7 +85,7 @@ static void test_known_map(void)
     /* K = 2, Z = 2: G channel means 1 and -1 -> alpha = (1, -1);
      * A = [[3, 1], [1, 2]] -> s = (3-1, 1-2) = (2, -1) -> r = (2, 0) -> cam = (1, 0) */
     real A[4] = {3, 1, 1, 2}, G[4] = {0.5, 1.5, -1, -1}, alpha[2], s[2], cam[2];
-    gradcam_buf b = {alpha, s, cam};
+    gradcam_buf b = {alpha, s, cam, NULL, 0};
     gradcam_forward(A, G, NULL, 1, 2, 2, &b);
     CHECK_NEAR(alpha[0], 1.0, 1e-15);
     CHECK_NEAR(alpha[1], -1.0, 1e-15);
@@ -99,7 +99,7 @@ static void test_constant_map_is_zero_not_nan(void)
 {
     real A[4] = {1, 1, 1, 1}, G[4] = {-1, -1, -1, -1}, alpha[1], s[4], cam[4], ds[4];
     real dcam[4] = {1, 2, 3, 4};
-    gradcam_buf b = {alpha, s, cam};
+    gradcam_buf b = {alpha, s, cam, NULL, 0};
     int i, finite = 1;
     gradcam_forward(A, G, NULL, 1, 1, 4, &b);
     for (i = 0; i < 4; i++) CHECK_NEAR(cam[i], 0.0, 0.0);
@@ -122,7 +122,7 @@ static void test_rows_in_place_match_gathered_copies(void)
     real A_sel[NSEL * K * Z], G_sel[NSEL * K * Z], dA_sel[NSEL * K * Z], dG_sel[NSEL * K * Z];
     real alpha[NSEL * K], s[NSEL * Z], cam[NSEL * Z], ds[NSEL * Z], dcam[NSEL * Z];
     real alpha_sel[NSEL * K], s_sel[NSEL * Z], cam_sel[NSEL * Z], ds_sel[NSEL * Z];
-    gradcam_buf b = {alpha, s, cam}, b_sel = {alpha_sel, s_sel, cam_sel};
+    gradcam_buf b = {alpha, s, cam, NULL, 0}, b_sel = {alpha_sel, s_sel, cam_sel, NULL, 0};
     size_t row = (size_t)K * Z;
     int i, j, same = 1, untouched = 1, split_same;
     rng r;
@@ -187,7 +187,7 @@ static void test_per_channel_g_matches_dG_rows(void)
     for (i = 0; i < NB * K; i++) g[i] = 7;
     memset(dG, 0, sizeof dG);
     gradcam_backward_G(A, ds, rows, NSEL, K, Z, dG);
-    gradcam_backward_g(A, ds, rows, NSEL, NB, K, Z, g);
+    gradcam_backward_g(A, ds, rows, NULL, NSEL, NB, K, Z, g);
     for (i = 0; i < NB; i++)
         for (c = 0; c < K; c++) {
             real v = g[i * K + c];
@@ -198,17 +198,55 @@ static void test_per_channel_g_matches_dG_rows(void)
     CHECK(nonzero == NSEL * K);
     CHECK(g[0] == 0 && g[2 * K + 1] == 0);
     /* rows NULL: samples 0 .. ns-1 */
-    gradcam_backward_g(A, ds, NULL, 2, NB, K, Z, g);
+    gradcam_backward_g(A, ds, NULL, NULL, 2, NB, K, Z, g);
     memset(dG, 0, sizeof dG);
     gradcam_backward_G(A, ds, NULL, 2, K, Z, dG);
     for (i = 0, same = 1; i < NB * K; i++) same &= dG[i * Z] == g[i] && dG[i * Z + Z - 1] == g[i];
     CHECK(same && g[2 * K] == 0 && g[K] != 0);
 }
 
+/* The loops split by samples (gradcam_buf.row_of, as cam/step.c sets it):
+ * the same bits as split by rows, for the maps, ds, dA_direct and g, and g
+ * zero on the samples not selected. */
+static void test_row_of_matches_rows(void)
+{
+    enum { NB = 5, NSEL = 3 };
+    static const int rows[NSEL] = {4, 1, 3};
+    static const int row_of[NB] = {-1, 1, -1, 2, 0};
+    real A[NB * K * Z], dA[NB * K * Z], dA2[NB * K * Z], g[NB * K], g2[NB * K];
+    real alpha[NSEL * K], s[NSEL * Z], cam[NSEL * Z], ds[NSEL * Z], dcam[NSEL * Z];
+    real s2[NSEL * Z], cam2[NSEL * Z], ds2[NSEL * Z];
+    gradcam_buf b = {alpha, s, cam, NULL, 0}, b2 = {alpha, s2, cam2, NULL, 0};
+    int i, same = 1;
+    rng r;
+    rng_seed(&r, 33);
+    b2.row_of = row_of;
+    b2.n = NB;
+    for (i = 0; i < NB * K * Z; i++) A[i] = rng_uniform_range(&r, -1, 2);
+    for (i = 0; i < NB * K * Z; i++) dA[i] = dA2[i] = rng_uniform_range(&r, -1, 1);
+    for (i = 0; i < NSEL * K; i++) alpha[i] = rng_uniform_range(&r, -1, 1);
+    for (i = 0; i < NSEL * Z; i++) dcam[i] = rng_uniform_range(&r, -1, 1);
+    for (i = 0; i < NB * K; i++) g[i] = g2[i] = 7;
+    gradcam_map(A, rows, NSEL, K, Z, &b);
+    gradcam_map(A, rows, NSEL, K, Z, &b2);
+    gradcam_backward_s(&b, dcam, NSEL, Z, ds);
+    gradcam_backward_s(&b2, dcam, NSEL, Z, ds2);
+    gradcam_backward_A(&b, ds, rows, NSEL, K, Z, dA);
+    gradcam_backward_A(&b2, ds2, rows, NSEL, K, Z, dA2);
+    gradcam_backward_g(A, ds, rows, NULL, NSEL, NB, K, Z, g);
+    gradcam_backward_g(A, ds2, rows, row_of, NSEL, NB, K, Z, g2);
+    same &= memcmp(s, s2, sizeof s) == 0 && memcmp(cam, cam2, sizeof cam) == 0;
+    same &= memcmp(ds, ds2, sizeof ds) == 0 && memcmp(dA, dA2, sizeof dA) == 0;
+    same &= memcmp(g, g2, sizeof g) == 0;
+    CHECK_MSG(same, "split by samples differs from split by rows");
+    CHECK(g2[0] == 0 && g2[2 * K] == 0 && g2[4 * K] != 0);
+}
+
 int main(int argc, char **argv)
 {
     static const test_case cases[] = {
         TEST_CASE(test_per_channel_g_matches_dG_rows),
+        TEST_CASE(test_row_of_matches_rows),
         TEST_CASE(test_backward_matches_finite_differences),
         TEST_CASE(test_ties_share_gradient_evenly),
         TEST_CASE(test_known_map),

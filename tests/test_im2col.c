@@ -334,6 +334,10 @@ static void test_fill_panels(void)
     CHECK(check_fill(2, 7, 7, 3, 1, 3) == 0);
     CHECK(check_fill(1, 3, 3, 3, 1, 5) == 0);     /* a panel spans several samples */
     CHECK(check_fill(2, 4, 16, 3, 1, 2) == 0);    /* 16-wide panels inside rows */
+    /* taps in runs of 1 (1x1, 16 channels: more runs than copy_tap_runs takes)
+     * and of 2 (2x2: four runs in each 8 taps) in full 8- and 16-wide panels */
+    CHECK(check_fill(16, 5, 5, 1, 0, 1) == 0);
+    CHECK(check_fill(8, 6, 6, 2, 0, 1) == 0);
 }
 
 /* A fill that packed the wrong thing would be seen: one value of x changed

@@ -11,7 +11,8 @@
 # rows over the threads in one region for the whole batch; Level 3 at 28x28
 # runs it with implicit im2col (one region per group). Level 1 also takes
 # the Grad-CAM alpha from the max-pool's plane sums on per-thread scratch
-# planes.
+# planes, and every case's Grad-CAM loops split the selected rows by their
+# samples (cam/gradcam.h row_of), which the class-major order interleaves.
 # Builds its own OpenMP train (make OMP=1 into a temporary build folder,
 # with the make variables of the calling `make test`). First the compiler
 # that make uses is asked to build and run a small OpenMP program; where it
