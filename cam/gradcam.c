@@ -136,7 +136,9 @@ void gradcam_norm_backward(const real *s, const real *cam, const real *dcam, int
 void gradcam_backward_s(const gradcam_buf *b, const real *dcam, int ns, int z, real *ds)
 {
     long u, nu = units(b->row_of, b->n, ns);
-    GC_OMP_FOR((size_t)ns * z)
+    /* work: a division in double per element, ~8x a copy's (Level 1 28x28:
+     * 6272 elements took 32 us on one thread) */
+    GC_OMP_FOR((size_t)ns * z * 8)
     for (u = 0; u < nu; u++) {
         int j = row_at(b->row_of, u);
         size_t off = (size_t)j * z;
