@@ -141,8 +141,10 @@ void gradcam_backward_s(const gradcam_buf *b, const real *dcam, int ns, int z, r
     GC_OMP_FOR((size_t)ns * z * 8)
     for (u = 0; u < nu; u++) {
         int j = row_at(b->row_of, u);
-        size_t off = (size_t)j * z;
-        if (j >= 0) gradcam_norm_backward(b->s + off, b->cam + off, dcam + off, z, ds + off);
+        size_t off;
+        if (j < 0) continue;
+        off = (size_t)j * z;
+        gradcam_norm_backward(b->s + off, b->cam + off, dcam + off, z, ds + off);
     }
 }
 
