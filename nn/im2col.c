@@ -455,8 +455,30 @@ static void fill_gather(real *restrict dst, int w, const real *x0, const size_t 
 #define IM2COL_LANE_LOOP
 #endif
 
-/* The most runs fill_runs takes: a 16-wide panel of 7-wide rows has 4. */
+/* The most runs fill_runs and copy_tap_runs take: a 16-wide panel of
+ * 7-wide rows has 4, as have 8 taps of a 3x3 kernel. */
 #define IM2COL_MAX_RUNS 4
+
+/* The runs of consecutive values in pos[0 .. lanes) (pixel or tap offsets
+ * in xp, increasing): run r covers lanes [end[r-1], end[r]) (end[-1] = 0),
+ * and lane i of it sits at from[r] + i. Runs past the last repeat it (from
+ * the same, end = lanes), so that the blends may take all four. Returns the
+ * number of runs, or 0 if there are more than IM2COL_MAX_RUNS. */
+static int offset_runs(const size_t *pos, int lanes, size_t *from, int *end)
+{
+    int i, r, nr = 0;
+    for (i = 0; i < lanes; i++)
+        if (i == 0 || pos[i] != pos[i - 1] + 1) {   /* lane i starts a run */
+            if (nr == IM2COL_MAX_RUNS) return 0;
+            if (nr > 0) end[nr - 1] = i;
+            from[nr++] = pos[i] - (size_t)i;   /* offsets grow by >= 1 per lane */
+        }
+    for (r = nr - 1; r < IM2COL_MAX_RUNS; r++) {
+        from[r] = from[nr - 1];
+        end[r] = lanes;
+    }
+    return nr;
+}
 
 /* The same for a full panel (cnt == w, w 8 or 16) whose pixels form at most
  * IM2COL_MAX_RUNS runs of consecutive addresses (a panel that crosses the
@@ -474,43 +496,34 @@ static void fill_gather(real *restrict dst, int w, const real *x0, const size_t 
 static int fill_runs(real *restrict dst, int w, const real *x0, const size_t *at,
                      const size_t *off, size_t kc)
 {
-    const real *run[IM2COL_MAX_RUNS];
-    int end[IM2COL_MAX_RUNS], nr = 0, j, r;
-    size_t p;
+    const real *r0, *r1, *r2, *r3;
+    size_t from[IM2COL_MAX_RUNS], p;
+    int end[IM2COL_MAX_RUNS], nr, j, e0, e1, e2;
     if (w != 16 && w != 8) return 0;
-    for (j = 0; j < w; j++)
-        if (j == 0 || at[j] != at[j - 1] + 1) {   /* lane j starts a run */
-            if (nr == IM2COL_MAX_RUNS) return 0;
-            if (nr > 0) end[nr - 1] = j;
-            run[nr++] = x0 + (at[j] - (size_t)j);
-        }
-    end[nr - 1] = w;
-    for (r = nr; r < IM2COL_MAX_RUNS; r++) {   /* unused runs repeat the last */
-        run[r] = run[nr - 1];
-        end[r - 1] = w;
-        end[r] = w;
-    }
+    nr = offset_runs(at, w, from, end);
+    if (nr == 0) return 0;
+    r0 = x0 + from[0], r1 = x0 + from[1], r2 = x0 + from[2], r3 = x0 + from[3];
+    e0 = end[0], e1 = end[1], e2 = end[2];
     for (p = 0; p < kc; p++) {
-        const real *s0 = run[0] + off[p], *s1 = run[1] + off[p];
-        const real *s2 = run[2] + off[p], *s3 = run[3] + off[p];
+        const real *s0 = r0 + off[p], *s1 = r1 + off[p], *s2 = r2 + off[p], *s3 = r3 + off[p];
         real *d = dst + p * (size_t)w;
         if (nr <= 2 && w == 16) {
             IM2COL_LANE_LOOP
             for (j = 0; j < 16; j++) {
                 real v0 = s0[j], v1 = s1[j];
-                d[j] = j < end[0] ? v0 : v1;
+                d[j] = j < e0 ? v0 : v1;
             }
         } else if (w == 16) {
             IM2COL_LANE_LOOP
             for (j = 0; j < 16; j++) {
                 real v0 = s0[j], v1 = s1[j], v2 = s2[j], v3 = s3[j];
-                d[j] = j < end[0] ? v0 : j < end[1] ? v1 : j < end[2] ? v2 : v3;
+                d[j] = j < e0 ? v0 : j < e1 ? v1 : j < e2 ? v2 : v3;
             }
         } else {
             IM2COL_LANE_LOOP
             for (j = 0; j < 8; j++) {
                 real v0 = s0[j], v1 = s1[j], v2 = s2[j], v3 = s3[j];
-                d[j] = j < end[0] ? v0 : j < end[1] ? v1 : j < end[2] ? v2 : v3;
+                d[j] = j < e0 ? v0 : j < e1 ? v1 : j < e2 ? v2 : v3;
             }
         }
     }
@@ -636,18 +649,7 @@ typedef struct tap_runs {
 /* 1 and *runs if the 8 taps off[0 .. 8) form at most IM2COL_MAX_RUNS runs. */
 static int find_tap_runs(const size_t *off, tap_runs *runs)
 {
-    int i, r, nr = 0;
-    for (i = 0; i < 8; i++)
-        if (i == 0 || off[i] != off[i - 1] + 1) {   /* lane i starts a run */
-            if (nr == IM2COL_MAX_RUNS) return 0;
-            if (nr > 0) runs->end[nr - 1] = i;
-            runs->from[nr++] = off[i] - (size_t)i;   /* offsets grow by >= 1 per tap */
-        }
-    for (r = nr - 1; r < IM2COL_MAX_RUNS; r++) {   /* unused runs repeat the last */
-        runs->from[r] = runs->from[nr - 1];
-        runs->end[r] = 8;
-    }
-    return 1;
+    return offset_runs(off, 8, runs->from, runs->end) > 0;
 }
 
 /* d[t*w + i] = base[t + off_i] for t < len and 8 taps i of a full panel (w
